@@ -4,9 +4,20 @@ use std::path::Path;
 use std::process::Command;
 
 fn step(root: &Path, name: &str, program: &str, args: &[&str]) -> Result<(), String> {
+    step_env(root, name, program, args, &[])
+}
+
+fn step_env(
+    root: &Path,
+    name: &str,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(), String> {
     eprintln!("==> {name}: {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .map_err(|e| format!("{name}: cannot run {program}: {e}"))?;
@@ -44,5 +55,12 @@ pub fn run(root: &Path, install: bool) -> Result<(), String> {
         &["test", "--workspace", "--all-targets"],
     )?;
     step(root, "doctest", "cargo", &["test", "--workspace", "--doc"])?;
+    step_env(
+        root,
+        "doc",
+        "cargo",
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     Ok(())
 }

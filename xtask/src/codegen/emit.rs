@@ -505,6 +505,10 @@ fn emit_struct(out: &mut String, spec: &Spec, def: &StructDef, top: bool) -> Res
             "false" => {
                 let _ = writeln!(enc, "{absent_check}");
             }
+            t if absent_check.is_empty() => {
+                let _ = writeln!(enc, "if {t} {{ {w} }}");
+                let _ = writeln!(size, "if {t} {{ size += {s}; }}");
+            }
             t => {
                 let _ = writeln!(enc, "if {t} {{ {w} }} else {{ {absent_check} }}");
                 let _ = writeln!(size, "if {t} {{ size += {s}; }}");

@@ -90,7 +90,6 @@ impl Encodable for AddPartitionsToTxnResponse {
         buf.put_i32(self.throttle_time_ms);
         if version >= 4 {
             buf.put_i16(self.error_code);
-        } else {
         }
         if version >= 4 {
             put_array_len(buf, Some(self.results_by_transaction.len()), flexible)?;

@@ -70,11 +70,9 @@ impl Encodable for ApiVersionsRequest {
         let flexible = version >= 3;
         if version >= 3 {
             put_nullable_string(buf, Some(self.client_software_name.as_str()), flexible)?;
-        } else {
         }
         if version >= 3 {
             put_nullable_string(buf, Some(self.client_software_version.as_str()), flexible)?;
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -115,7 +115,6 @@ impl Encodable for ApiVersionsResponse {
         }
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -109,11 +109,9 @@ impl Encodable for ConsumerProtocolSubscription {
             for el in self.owned_partitions.iter() {
                 el.encode(buf, version)?;
             }
-        } else {
         }
         if version >= 2 {
             buf.put_i32(self.generation_id);
-        } else {
         }
         if version >= 3 {
             match &self.rack_id {
@@ -132,7 +130,6 @@ impl Encodable for ConsumerProtocolSubscription {
                     }
                 }
             }
-        } else {
         }
         if !self.unknown_tagged_fields.is_empty() {
             return Err(Error::FieldNotInVersion {

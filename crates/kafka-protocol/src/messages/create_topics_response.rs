@@ -70,7 +70,6 @@ impl Encodable for CreateTopicsResponse {
         let flexible = version >= 5;
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {
@@ -427,7 +426,6 @@ impl Encodable for CreatableTopicResult {
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         if version >= 7 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         buf.put_i16(self.error_code);
         if version >= 1 {
@@ -439,15 +437,12 @@ impl Encodable for CreatableTopicResult {
                     put_nullable_string(buf, None, flexible)?;
                 }
             }
-        } else {
         }
         if version >= 5 {
             buf.put_i32(self.num_partitions);
-        } else {
         }
         if version >= 5 {
             buf.put_i16(self.replication_factor);
-        } else {
         }
         if version >= 5 {
             match &self.configs {
@@ -469,7 +464,6 @@ impl Encodable for CreatableTopicResult {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

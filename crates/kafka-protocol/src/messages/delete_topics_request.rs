@@ -95,7 +95,6 @@ impl Encodable for DeleteTopicsRequest {
             for el in self.topic_names.iter() {
                 put_nullable_string(buf, Some(el.as_str()), flexible)?;
             }
-        } else {
         }
         buf.put_i32(self.timeout_ms);
         if flexible {

@@ -70,7 +70,6 @@ impl Encodable for DeleteTopicsResponse {
         let flexible = version >= 4;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.responses.len()), flexible)?;
         for el in self.responses.iter() {
@@ -261,7 +260,6 @@ impl Encodable for DeletableTopicResult {
         }
         if version >= 6 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         buf.put_i16(self.error_code);
         if version >= 5 {
@@ -281,7 +279,6 @@ impl Encodable for DeletableTopicResult {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

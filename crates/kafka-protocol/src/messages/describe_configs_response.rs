@@ -436,7 +436,6 @@ impl Encodable for DescribeConfigsResourceResult {
         }
         if version >= 1 {
             buf.put_i8(self.config_source);
-        } else {
         }
         buf.put_u8(u8::from(self.is_sensitive));
         if version >= 1 {
@@ -444,11 +443,9 @@ impl Encodable for DescribeConfigsResourceResult {
             for el in self.synonyms.iter() {
                 el.encode(buf, version)?;
             }
-        } else {
         }
         if version >= 3 {
             buf.put_i8(self.config_type);
-        } else {
         }
         if version >= 3 {
             match &self.documentation {
@@ -459,7 +456,6 @@ impl Encodable for DescribeConfigsResourceResult {
                     put_nullable_string(buf, None, flexible)?;
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -70,7 +70,6 @@ impl Encodable for DescribeGroupsResponse {
         let flexible = version >= 5;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.groups.len()), flexible)?;
         for el in self.groups.iter() {
@@ -277,7 +276,6 @@ impl Encodable for DescribedGroupMember {
                     }
                 }
             }
-        } else {
         }
         put_nullable_string(buf, Some(self.client_id.as_str()), flexible)?;
         put_nullable_string(buf, Some(self.client_host.as_str()), flexible)?;

@@ -88,11 +88,9 @@ impl Encodable for EndTxnResponse {
         buf.put_i16(self.error_code);
         if version >= 5 {
             buf.put_i64(self.producer_id);
-        } else {
         }
         if version >= 5 {
             buf.put_i16(self.producer_epoch);
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -163,19 +163,15 @@ impl Encodable for FetchRequest {
         buf.put_i32(self.min_bytes);
         if version >= 3 {
             buf.put_i32(self.max_bytes);
-        } else {
         }
         if version >= 4 {
             buf.put_i8(self.isolation_level);
-        } else {
         }
         if version >= 7 {
             buf.put_i32(self.session_id);
-        } else {
         }
         if version >= 7 {
             buf.put_i32(self.session_epoch);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {
@@ -197,7 +193,6 @@ impl Encodable for FetchRequest {
         }
         if version >= 11 {
             put_nullable_string(buf, Some(self.rack_id.as_str()), flexible)?;
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -666,7 +661,6 @@ impl Encodable for FetchPartition {
         buf.put_i32(self.partition);
         if version >= 9 {
             buf.put_i32(self.current_leader_epoch);
-        } else {
         }
         buf.put_i64(self.fetch_offset);
         if version >= 12 {
@@ -682,7 +676,6 @@ impl Encodable for FetchPartition {
         }
         if version >= 5 {
             buf.put_i64(self.log_start_offset);
-        } else {
         }
         buf.put_i32(self.partition_max_bytes);
         if flexible {
@@ -860,11 +853,9 @@ impl Encodable for FetchTopic {
         let flexible = version >= 12;
         if version <= 12 {
             put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
-        } else {
         }
         if version >= 13 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
         for el in self.partitions.iter() {
@@ -1029,11 +1020,9 @@ impl Encodable for ForgottenTopic {
         let flexible = version >= 12;
         if version <= 12 {
             put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
-        } else {
         }
         if version >= 13 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
         for el in self.partitions.iter() {

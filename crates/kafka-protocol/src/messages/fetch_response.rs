@@ -94,11 +94,9 @@ impl Encodable for FetchResponse {
         let flexible = version >= 12;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         if version >= 7 {
             buf.put_i16(self.error_code);
-        } else {
         }
         if version >= 7 {
             buf.put_i32(self.session_id);
@@ -820,11 +818,9 @@ impl Encodable for PartitionData {
         buf.put_i64(self.high_watermark);
         if version >= 4 {
             buf.put_i64(self.last_stable_offset);
-        } else {
         }
         if version >= 5 {
             buf.put_i64(self.log_start_offset);
-        } else {
         }
         if version >= 4 {
             match &self.aborted_transactions {
@@ -846,7 +842,6 @@ impl Encodable for PartitionData {
                     }
                 }
             }
-        } else {
         }
         if version >= 11 {
             buf.put_i32(self.preferred_read_replica);
@@ -1176,11 +1171,9 @@ impl Encodable for FetchableTopicResponse {
         let flexible = version >= 12;
         if version <= 12 {
             put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
-        } else {
         }
         if version >= 13 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
         for el in self.partitions.iter() {

@@ -110,7 +110,6 @@ impl Encodable for FindCoordinatorResponse {
         let flexible = version >= 3;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         if version <= 3 {
             buf.put_i16(self.error_code);
@@ -140,7 +139,6 @@ impl Encodable for FindCoordinatorResponse {
                     }
                 }
             }
-        } else {
         }
         if version <= 3 {
             buf.put_i32(self.node_id);

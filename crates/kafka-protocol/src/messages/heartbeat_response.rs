@@ -70,7 +70,6 @@ impl Encodable for HeartbeatResponse {
         let flexible = version >= 4;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         buf.put_i16(self.error_code);
         if flexible {

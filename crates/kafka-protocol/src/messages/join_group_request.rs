@@ -120,7 +120,6 @@ impl Encodable for JoinGroupRequest {
         buf.put_i32(self.session_timeout_ms);
         if version >= 1 {
             buf.put_i32(self.rebalance_timeout_ms);
-        } else {
         }
         put_nullable_string(buf, Some(self.member_id.as_str()), flexible)?;
         if version >= 5 {
@@ -171,7 +170,6 @@ impl Encodable for JoinGroupRequest {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

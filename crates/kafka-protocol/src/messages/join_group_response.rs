@@ -126,7 +126,6 @@ impl Encodable for JoinGroupResponse {
         let flexible = version >= 6;
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         buf.put_i16(self.error_code);
         buf.put_i32(self.generation_id);
@@ -147,7 +146,6 @@ impl Encodable for JoinGroupResponse {
                     }
                 }
             }
-        } else {
         }
         match &self.protocol_name {
             Some(v) => {
@@ -421,7 +419,6 @@ impl Encodable for JoinGroupResponseMember {
                     }
                 }
             }
-        } else {
         }
         put_nullable_bytes(buf, Some(&self.metadata[..]), flexible)?;
         if flexible {

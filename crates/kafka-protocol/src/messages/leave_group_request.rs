@@ -303,7 +303,6 @@ impl Encodable for MemberIdentity {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -78,7 +78,6 @@ impl Encodable for ListGroupsResponse {
         let flexible = version >= 3;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         buf.put_i16(self.error_code);
         put_array_len(buf, Some(self.groups.len()), flexible)?;
@@ -258,11 +257,9 @@ impl Encodable for ListedGroup {
         put_nullable_string(buf, Some(self.protocol_type.as_str()), flexible)?;
         if version >= 4 {
             put_nullable_string(buf, Some(self.group_state.as_str()), flexible)?;
-        } else {
         }
         if version >= 5 {
             put_nullable_string(buf, Some(self.group_type.as_str()), flexible)?;
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

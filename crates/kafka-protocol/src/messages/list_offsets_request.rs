@@ -102,7 +102,6 @@ impl Encodable for ListOffsetsRequest {
         }
         if version >= 10 {
             buf.put_i32(self.timeout_ms);
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -286,7 +285,6 @@ impl Encodable for ListOffsetsPartition {
         buf.put_i32(self.partition_index);
         if version >= 4 {
             buf.put_i32(self.current_leader_epoch);
-        } else {
         }
         buf.put_i64(self.timestamp);
         if version <= 0 {

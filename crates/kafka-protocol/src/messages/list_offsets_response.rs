@@ -70,7 +70,6 @@ impl Encodable for ListOffsetsResponse {
         let flexible = version >= 6;
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {

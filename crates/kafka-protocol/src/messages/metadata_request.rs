@@ -329,7 +329,6 @@ impl Encodable for MetadataRequestTopic {
         let flexible = version >= 9;
         if version >= 10 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         match &self.name {
             Some(v) => {

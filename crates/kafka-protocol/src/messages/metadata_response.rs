@@ -102,7 +102,6 @@ impl Encodable for MetadataResponse {
         let flexible = version >= 9;
         if version >= 3 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.brokers.len()), flexible)?;
         for el in self.brokers.iter() {
@@ -125,11 +124,9 @@ impl Encodable for MetadataResponse {
                     }
                 }
             }
-        } else {
         }
         if version >= 1 {
             buf.put_i32(self.controller_id);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {
@@ -401,7 +398,6 @@ impl Encodable for MetadataResponseBroker {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -583,7 +579,6 @@ impl Encodable for MetadataResponsePartition {
         buf.put_i32(self.leader_id);
         if version >= 7 {
             buf.put_i32(self.leader_epoch);
-        } else {
         }
         put_array_len(buf, Some(self.replica_nodes.len()), flexible)?;
         for el in self.replica_nodes.iter() {
@@ -598,7 +593,6 @@ impl Encodable for MetadataResponsePartition {
             for el in self.offline_replicas.iter() {
                 buf.put_i32(*el);
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -832,11 +826,9 @@ impl Encodable for MetadataResponseTopic {
         }
         if version >= 10 {
             buf.put_slice(self.topic_id.as_bytes());
-        } else {
         }
         if version >= 1 {
             buf.put_u8(u8::from(self.is_internal));
-        } else {
         }
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
         for el in self.partitions.iter() {

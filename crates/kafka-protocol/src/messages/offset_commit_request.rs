@@ -103,11 +103,9 @@ impl Encodable for OffsetCommitRequest {
         put_nullable_string(buf, Some(self.group_id.as_str()), flexible)?;
         if version >= 1 {
             buf.put_i32(self.generation_id_or_member_epoch);
-        } else {
         }
         if version >= 1 {
             put_nullable_string(buf, Some(self.member_id.as_str()), flexible)?;
-        } else {
         }
         if version >= 7 {
             match &self.group_instance_id {
@@ -137,7 +135,6 @@ impl Encodable for OffsetCommitRequest {
         }
         if (version >= 2 && version <= 4) {
             buf.put_i64(self.retention_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {
@@ -373,7 +370,6 @@ impl Encodable for OffsetCommitRequestPartition {
         buf.put_i64(self.committed_offset);
         if version >= 6 {
             buf.put_i32(self.committed_leader_epoch);
-        } else {
         }
         if version == 1 {
             buf.put_i64(self.commit_timestamp);

@@ -647,11 +647,9 @@ impl Encodable for OffsetFetchRequestGroup {
                     }
                 }
             }
-        } else {
         }
         if version >= 9 {
             buf.put_i32(self.member_epoch);
-        } else {
         }
         match &self.topics {
             Some(v) => {

@@ -86,7 +86,6 @@ impl Encodable for OffsetFetchResponse {
         let flexible = version >= 6;
         if version >= 3 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         if version <= 7 {
             put_array_len(buf, Some(self.topics.len()), flexible)?;
@@ -104,7 +103,6 @@ impl Encodable for OffsetFetchResponse {
         }
         if (version >= 2 && version <= 7) {
             buf.put_i16(self.error_code);
-        } else {
         }
         if version >= 8 {
             put_array_len(buf, Some(self.groups.len()), flexible)?;
@@ -352,7 +350,6 @@ impl Encodable for OffsetFetchResponsePartition {
         buf.put_i64(self.committed_offset);
         if version >= 5 {
             buf.put_i32(self.committed_leader_epoch);
-        } else {
         }
         match &self.metadata {
             Some(v) => {

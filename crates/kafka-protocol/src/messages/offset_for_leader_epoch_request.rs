@@ -70,7 +70,6 @@ impl Encodable for OffsetForLeaderEpochRequest {
         let flexible = version >= 4;
         if version >= 3 {
             buf.put_i32(self.replica_id);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {
@@ -238,7 +237,6 @@ impl Encodable for OffsetForLeaderPartition {
         buf.put_i32(self.partition);
         if version >= 2 {
             buf.put_i32(self.current_leader_epoch);
-        } else {
         }
         buf.put_i32(self.leader_epoch);
         if flexible {

@@ -70,7 +70,6 @@ impl Encodable for OffsetForLeaderEpochResponse {
         let flexible = version >= 4;
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         put_array_len(buf, Some(self.topics.len()), flexible)?;
         for el in self.topics.iter() {
@@ -247,7 +246,6 @@ impl Encodable for EpochEndOffset {
         buf.put_i32(self.partition);
         if version >= 1 {
             buf.put_i32(self.leader_epoch);
-        } else {
         }
         buf.put_i64(self.end_offset);
         if flexible {

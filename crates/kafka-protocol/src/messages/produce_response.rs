@@ -82,7 +82,6 @@ impl Encodable for ProduceResponse {
         }
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -571,18 +570,15 @@ impl Encodable for PartitionProduceResponse {
         buf.put_i64(self.base_offset);
         if version >= 2 {
             buf.put_i64(self.log_append_time_ms);
-        } else {
         }
         if version >= 5 {
             buf.put_i64(self.log_start_offset);
-        } else {
         }
         if version >= 8 {
             put_array_len(buf, Some(self.record_errors.len()), flexible)?;
             for el in self.record_errors.iter() {
                 el.encode(buf, version)?;
             }
-        } else {
         }
         if version >= 8 {
             match &self.error_message {
@@ -601,7 +597,6 @@ impl Encodable for PartitionProduceResponse {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

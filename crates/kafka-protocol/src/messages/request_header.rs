@@ -104,7 +104,6 @@ impl Encodable for RequestHeader {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -96,7 +96,6 @@ impl Encodable for SaslAuthenticateResponse {
         put_nullable_bytes(buf, Some(&self.auth_bytes[..]), flexible)?;
         if version >= 1 {
             buf.put_i64(self.session_lifetime_ms);
-        } else {
         }
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();

@@ -154,7 +154,6 @@ impl Encodable for SyncGroupRequest {
                     }
                 }
             }
-        } else {
         }
         if version >= 5 {
             match &self.protocol_name {
@@ -173,7 +172,6 @@ impl Encodable for SyncGroupRequest {
                     }
                 }
             }
-        } else {
         }
         put_array_len(buf, Some(self.assignments.len()), flexible)?;
         for el in self.assignments.iter() {

@@ -94,7 +94,6 @@ impl Encodable for SyncGroupResponse {
         let flexible = version >= 4;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
-        } else {
         }
         buf.put_i16(self.error_code);
         if version >= 5 {
@@ -114,7 +113,6 @@ impl Encodable for SyncGroupResponse {
                     }
                 }
             }
-        } else {
         }
         if version >= 5 {
             match &self.protocol_name {
@@ -133,7 +131,6 @@ impl Encodable for SyncGroupResponse {
                     }
                 }
             }
-        } else {
         }
         put_nullable_bytes(buf, Some(&self.assignment[..]), flexible)?;
         if flexible {

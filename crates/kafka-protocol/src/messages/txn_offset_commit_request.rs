@@ -394,7 +394,6 @@ impl Encodable for TxnOffsetCommitRequestPartition {
         buf.put_i64(self.committed_offset);
         if version >= 2 {
             buf.put_i32(self.committed_leader_epoch);
-        } else {
         }
         match &self.committed_metadata {
             Some(v) => {
