@@ -69,6 +69,16 @@ pub enum Error {
         /// The size the prefix declared.
         size: usize,
     },
+    /// A known tag appeared at a version whose field does not exist yet.
+    #[error("tag {tag} is not valid for {message} version {version}")]
+    InvalidTag {
+        /// The message's name.
+        message: &'static str,
+        /// The tag.
+        tag: u32,
+        /// The version being decoded.
+        version: i16,
+    },
     /// A message left bytes unread where the frame should have ended.
     #[error("{remaining} trailing bytes after {message}")]
     TrailingBytes {
@@ -138,6 +148,19 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A record batch is larger than the limit the caller set (checked from its
+    /// `batchLength` before the rest of it is read).
+    #[error("record batch of {size} bytes exceeds the limit of {max} bytes")]
+    RecordBatchTooLarge {
+        /// The batch's size, `batchLength + 12`.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A record cannot be appended to a batch (offset or timestamp out of range), or a control
+    /// record's key or value is malformed.
+    #[error("invalid record: {0}")]
+    InvalidRecord(&'static str),
 }
 
 /// A `Result` with this crate's [`Error`].

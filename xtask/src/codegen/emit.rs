@@ -620,14 +620,19 @@ fn emit_struct(out: &mut String, spec: &Spec, def: &StructDef, top: bool) -> Res
     for f in &tagged {
         let n = snake(&f.name);
         let present = ctx.test(&f.versions);
-        let guard = if present == "true" {
+        // As in Kafka, a known tag outside its field's versions is an error, not an unknown
+        // tag: kept as unknown it would be written a second time next to the real field.
+        let check = if present == "true" {
             String::new()
         } else {
-            format!(" if {present}")
+            format!(
+                "if !({present}) {{ return Err(Error::InvalidTag {{ message: {:?}, tag, version }}); }}",
+                ctx.err_name
+            )
         };
         let _ = writeln!(
             arms,
-            "{}{guard} => {{ {n} = {}; Ok(true) }}",
+            "{} => {{ {check} {n} = {}; Ok(true) }}",
             f.tag.unwrap_or(0),
             read_field(&ctx, f, "field", "true")
         );

@@ -293,7 +293,14 @@ impl Decodable for ApiVersionsResponse {
                 "ApiVersionsResponse",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 3 => {
+                    0 => {
+                        if !(version >= 3) {
+                            return Err(Error::InvalidTag {
+                                message: "ApiVersionsResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         supported_features = {
                             let n = get_array_len(field, true)?.ok_or(Error::InvalidLength {
                                 what: "non-nullable array",
@@ -307,11 +314,25 @@ impl Decodable for ApiVersionsResponse {
                         };
                         Ok(true)
                     }
-                    1 if version >= 3 => {
+                    1 => {
+                        if !(version >= 3) {
+                            return Err(Error::InvalidTag {
+                                message: "ApiVersionsResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         finalized_features_epoch = get_i64(field)?;
                         Ok(true)
                     }
-                    2 if version >= 3 => {
+                    2 => {
+                        if !(version >= 3) {
+                            return Err(Error::InvalidTag {
+                                message: "ApiVersionsResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         finalized_features = {
                             let n = get_array_len(field, true)?.ok_or(Error::InvalidLength {
                                 what: "non-nullable array",
@@ -325,7 +346,14 @@ impl Decodable for ApiVersionsResponse {
                         };
                         Ok(true)
                     }
-                    3 if version >= 3 => {
+                    3 => {
+                        if !(version >= 3) {
+                            return Err(Error::InvalidTag {
+                                message: "ApiVersionsResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         zk_migration_ready = get_bool(field)?;
                         Ok(true)
                     }

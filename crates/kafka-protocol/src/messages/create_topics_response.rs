@@ -593,7 +593,14 @@ impl Decodable for CreatableTopicResult {
                 "CreateTopicsResponse.CreatableTopicResult",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 5 => {
+                    0 => {
+                        if !(version >= 5) {
+                            return Err(Error::InvalidTag {
+                                message: "CreateTopicsResponse.CreatableTopicResult",
+                                tag,
+                                version,
+                            });
+                        }
                         topic_config_error_code = get_i16(field)?;
                         Ok(true)
                     }

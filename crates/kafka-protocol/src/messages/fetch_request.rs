@@ -386,7 +386,14 @@ impl Decodable for FetchRequest {
                 "FetchRequest",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 12 => {
+                    0 => {
+                        if !(version >= 12) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchRequest",
+                                tag,
+                                version,
+                            });
+                        }
                         cluster_id = if version >= 12 {
                             get_nullable_string(field, true)?
                         } else {
@@ -394,7 +401,14 @@ impl Decodable for FetchRequest {
                         };
                         Ok(true)
                     }
-                    1 if version >= 15 => {
+                    1 => {
+                        if !(version >= 15) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchRequest",
+                                tag,
+                                version,
+                            });
+                        }
                         replica_state = ReplicaState::decode(field, version)?;
                         Ok(true)
                     }
@@ -753,7 +767,14 @@ impl Decodable for FetchPartition {
                 "FetchRequest.FetchPartition",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 17 => {
+                    0 => {
+                        if !(version >= 17) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchRequest.FetchPartition",
+                                tag,
+                                version,
+                            });
+                        }
                         replica_directory_id = get_uuid(field)?;
                         Ok(true)
                     }

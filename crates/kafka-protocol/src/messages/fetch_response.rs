@@ -233,7 +233,14 @@ impl Decodable for FetchResponse {
                 "FetchResponse",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 16 => {
+                    0 => {
+                        if !(version >= 16) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         node_endpoints = {
                             let n = get_array_len(field, true)?.ok_or(Error::InvalidLength {
                                 what: "non-nullable array",
@@ -1036,15 +1043,36 @@ impl Decodable for PartitionData {
                 "FetchResponse.PartitionData",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 12 => {
+                    0 => {
+                        if !(version >= 12) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchResponse.PartitionData",
+                                tag,
+                                version,
+                            });
+                        }
                         diverging_epoch = EpochEndOffset::decode(field, version)?;
                         Ok(true)
                     }
-                    1 if version >= 12 => {
+                    1 => {
+                        if !(version >= 12) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchResponse.PartitionData",
+                                tag,
+                                version,
+                            });
+                        }
                         current_leader = LeaderIdAndEpoch::decode(field, version)?;
                         Ok(true)
                     }
-                    2 if version >= 12 => {
+                    2 => {
+                        if !(version >= 12) {
+                            return Err(Error::InvalidTag {
+                                message: "FetchResponse.PartitionData",
+                                tag,
+                                version,
+                            });
+                        }
                         snapshot_id = SnapshotId::decode(field, version)?;
                         Ok(true)
                     }

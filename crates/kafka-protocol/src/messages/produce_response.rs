@@ -195,7 +195,14 @@ impl Decodable for ProduceResponse {
                 "ProduceResponse",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 10 => {
+                    0 => {
+                        if !(version >= 10) {
+                            return Err(Error::InvalidTag {
+                                message: "ProduceResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         node_endpoints = {
                             let n = get_array_len(field, true)?.ok_or(Error::InvalidLength {
                                 what: "non-nullable array",
@@ -714,7 +721,14 @@ impl Decodable for PartitionProduceResponse {
                 "ProduceResponse.PartitionProduceResponse",
                 &mut unknown_tagged_fields,
                 |tag, field| match tag {
-                    0 if version >= 10 => {
+                    0 => {
+                        if !(version >= 10) {
+                            return Err(Error::InvalidTag {
+                                message: "ProduceResponse.PartitionProduceResponse",
+                                tag,
+                                version,
+                            });
+                        }
                         current_leader = LeaderIdAndEpoch::decode(field, version)?;
                         Ok(true)
                     }

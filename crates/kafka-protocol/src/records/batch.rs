@@ -139,11 +139,23 @@ pub(crate) fn write_header(batch: &mut [u8], h: &HeaderFields) -> Result<()> {
     );
     put_at(batch, MAGIC_OFFSET, &MAGIC.to_be_bytes());
     put_at(batch, ATTRIBUTES_OFFSET, &h.attributes.to_be_bytes());
-    put_at(batch, LAST_OFFSET_DELTA_OFFSET, &h.last_offset_delta.to_be_bytes());
-    put_at(batch, BASE_TIMESTAMP_OFFSET, &h.base_timestamp.to_be_bytes());
+    put_at(
+        batch,
+        LAST_OFFSET_DELTA_OFFSET,
+        &h.last_offset_delta.to_be_bytes(),
+    );
+    put_at(
+        batch,
+        BASE_TIMESTAMP_OFFSET,
+        &h.base_timestamp.to_be_bytes(),
+    );
     put_at(batch, MAX_TIMESTAMP_OFFSET, &h.max_timestamp.to_be_bytes());
     put_at(batch, PRODUCER_ID_OFFSET, &h.producer_id.to_be_bytes());
-    put_at(batch, PRODUCER_EPOCH_OFFSET, &h.producer_epoch.to_be_bytes());
+    put_at(
+        batch,
+        PRODUCER_EPOCH_OFFSET,
+        &h.producer_epoch.to_be_bytes(),
+    );
     put_at(batch, BASE_SEQUENCE_OFFSET, &h.base_sequence.to_be_bytes());
     put_at(batch, RECORDS_COUNT_OFFSET, &h.records_count.to_be_bytes());
     update_crc(batch);
@@ -565,7 +577,11 @@ impl RecordBatchMut {
 
     /// Sets `baseOffset` in place; the CRC does not cover it and stays valid. O(1).
     pub fn set_base_offset(&mut self, base_offset: i64) {
-        put_at(&mut self.buf, BASE_OFFSET_OFFSET, &base_offset.to_be_bytes());
+        put_at(
+            &mut self.buf,
+            BASE_OFFSET_OFFSET,
+            &base_offset.to_be_bytes(),
+        );
     }
 
     /// Sets the base offset so that the last record gets `last_offset` (Kafka's
@@ -593,7 +609,11 @@ impl RecordBatchMut {
             attributes |= TIMESTAMP_TYPE_MASK;
         }
         put_at(&mut self.buf, ATTRIBUTES_OFFSET, &attributes.to_be_bytes());
-        put_at(&mut self.buf, MAX_TIMESTAMP_OFFSET, &max_timestamp.to_be_bytes());
+        put_at(
+            &mut self.buf,
+            MAX_TIMESTAMP_OFFSET,
+            &max_timestamp.to_be_bytes(),
+        );
         update_crc(&mut self.buf);
     }
 
@@ -633,6 +653,7 @@ pub struct RecordBatches {
     max_batch_size: usize,
     allow_partial: bool,
     done: bool,
+    failed: bool,
 }
 
 impl RecordBatches {
@@ -643,6 +664,7 @@ impl RecordBatches {
             max_batch_size: usize::MAX,
             allow_partial: false,
             done: false,
+            failed: false,
         }
     }
 
@@ -660,14 +682,14 @@ impl RecordBatches {
         self
     }
 
-    /// The bytes not yet framed.
+    /// The bytes not yet framed: after an error, the bytes from the batch that failed on.
     pub fn remaining(&self) -> &Bytes {
         &self.rest
     }
 
     /// After iteration has ended without an error: the partial batch it stopped at, if any.
     pub fn partial_tail(&self) -> Option<&Bytes> {
-        (self.done && !self.rest.is_empty()).then_some(&self.rest)
+        (self.done && !self.failed && !self.rest.is_empty()).then_some(&self.rest)
     }
 }
 
@@ -697,14 +719,15 @@ impl Iterator for RecordBatches {
                 } else {
                     read_i32(&self.rest, LENGTH_OFFSET) as usize + LOG_OVERHEAD
                 };
-                let remaining = self.rest.len();
-                // Errors leave `rest` empty so `partial_tail` stays `None`.
-                self.rest = Bytes::new();
-                Some(Err(Error::UnexpectedEof { needed, remaining }))
+                self.failed = true;
+                Some(Err(Error::UnexpectedEof {
+                    needed,
+                    remaining: self.rest.len(),
+                }))
             }
             Err(e) => {
                 self.done = true;
-                self.rest = Bytes::new();
+                self.failed = true;
                 Some(Err(e))
             }
         }

@@ -123,9 +123,7 @@ pub(crate) fn compress(
             let level = match level {
                 None => flate2::Compression::default(),
                 Some(l @ 0..=9) => flate2::Compression::new(l.unsigned_abs()),
-                Some(l) => {
-                    return Err(compression_error(codec, format!("invalid gzip level {l}")))
-                }
+                Some(l) => return Err(compression_error(codec, format!("invalid gzip level {l}"))),
             };
             let mut encoder = flate2::write::GzEncoder::new(out.writer(), level);
             encoder
@@ -151,7 +149,10 @@ pub(crate) fn compress(
         Compression::Zstd => {
             let level = level.unwrap_or(zstd::DEFAULT_COMPRESSION_LEVEL);
             if !zstd::compression_level_range().contains(&level) {
-                return Err(compression_error(codec, format!("invalid zstd level {level}")));
+                return Err(compression_error(
+                    codec,
+                    format!("invalid zstd level {level}"),
+                ));
             }
             out.reserve(zstd::zstd_safe::compress_bound(input.len()));
             zstd::stream::copy_encode(input, out.writer(), level)
@@ -191,33 +192,185 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], limit: usize) -> Resu
             Ok(Bytes::copy_from_slice(input))
         }
         Compression::Gzip => {
-            // The trailer's ISIZE is the last member's size mod 2^32: a hint, never trusted
-            // beyond `limit`.
+            // The trailer's ISIZE is the last member's size mod 2^32: a hint, trusted no
+            // further than `limit` and deflate's maximum ratio (1032:1).
             let hint = input
                 .len()
                 .checked_sub(4)
                 .and_then(|at| input.get(at..))
                 .and_then(|t| <[u8; 4]>::try_from(t).ok())
-                .map_or(input.len() * 4, |t| u32::from_le_bytes(t) as usize);
+                .map_or(input.len().saturating_mul(4), |t| {
+                    (u32::from_le_bytes(t) as usize).min(input.len().saturating_mul(1032))
+                });
             read_limited(flate2::read::MultiGzDecoder::new(input), codec, limit, hint)
         }
         Compression::Snappy => snappy_decompress(input, limit),
-        Compression::Lz4 => read_limited(
-            lz4_flex::frame::FrameDecoder::new(input),
-            codec,
-            limit,
-            input.len().saturating_mul(4),
-        ),
+        Compression::Lz4 => lz4_decompress(input, limit),
         Compression::Zstd => {
             let hint = match zstd::zstd_safe::get_frame_content_size(input) {
                 Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
                 _ => input.len().saturating_mul(4),
             };
-            let decoder =
-                zstd::stream::read::Decoder::with_buffer(input).map_err(|e| decompression_error(codec, e))?;
+            let decoder = zstd::stream::read::Decoder::with_buffer(input)
+                .map_err(|e| decompression_error(codec, e))?;
             read_limited(decoder, codec, limit, hint)
         }
     }
+}
+
+/// An upper bound on how much an LZ4 block can expand: each extra match-length byte adds at
+/// most 255 bytes of output.
+const LZ4_MAX_RATIO: usize = 256;
+/// An upper bound on how much a snappy block can expand: the densest element, a 3-byte copy,
+/// yields 64 bytes.
+const SNAPPY_MAX_RATIO: usize = 32;
+
+/// The LZ4 frame magic number, little-endian on the wire.
+const LZ4_MAGIC: u32 = 0x184D_2204;
+
+/// One block of an LZ4 frame: its bytes and whether they are compressed.
+type Lz4Block<'a> = (&'a [u8], bool);
+
+/// The layout of an LZ4 frame that the fast path handles: one frame of independent blocks
+/// (what Kafka and librdkafka write) with no dictionary.
+#[derive(Debug, Clone, Copy)]
+struct Lz4Frame {
+    blocks_start: usize,
+    block_max: usize,
+    block_checksums: bool,
+    content_checksum: bool,
+}
+
+impl Lz4Frame {
+    fn parse(input: &[u8]) -> Option<Self> {
+        let magic = u32::from_le_bytes(input.get(..4)?.try_into().ok()?);
+        let flg = *input.get(4)?;
+        let bd = *input.get(5)?;
+        // Version 01, independent blocks, no reserved bits, no dictionary id.
+        if magic != LZ4_MAGIC || flg & 0xc0 != 0x40 || flg & 0x20 == 0 || flg & 0x03 != 0 {
+            return None;
+        }
+        let block_max = match (bd >> 4) & 0x07 {
+            4 => 64 << 10,
+            5 => 256 << 10,
+            6 => 1 << 20,
+            7 => 4 << 20,
+            _ => return None,
+        };
+        let content_size = flg & 0x08 != 0;
+        // FLG, BD, optional content size, header checksum.
+        let blocks_start = 4 + 2 + if content_size { 8 } else { 0 } + 1;
+        Some(Lz4Frame {
+            blocks_start,
+            block_max,
+            block_checksums: flg & 0x10 != 0,
+            content_checksum: flg & 0x04 != 0,
+        })
+    }
+
+    /// The most a compressed block can decompress to: the frame's block size, or less for a
+    /// small block, so hostile tiny blocks cannot make us zero-fill whole block sizes.
+    fn block_bound(&self, block: &[u8]) -> usize {
+        self.block_max
+            .min(block.len().saturating_mul(LZ4_MAX_RATIO).saturating_add(64))
+    }
+
+    /// Walks the blocks: `(data, compressed)` each, and the frame's end. `None` if the frame
+    /// is truncated or a block is larger than the frame allows.
+    fn blocks<'a>(&self, input: &'a [u8]) -> Option<(Vec<Lz4Block<'a>>, usize)> {
+        let mut blocks = Vec::new();
+        let mut pos = self.blocks_start;
+        loop {
+            let size = u32::from_le_bytes(input.get(pos..pos + 4)?.try_into().ok()?);
+            pos += 4;
+            if size == 0 {
+                if self.content_checksum {
+                    pos += 4;
+                }
+                return (pos <= input.len()).then_some((blocks, pos));
+            }
+            let len = (size & 0x7fff_ffff) as usize;
+            if len > self.block_max {
+                return None;
+            }
+            blocks.push((input.get(pos..pos + len)?, size & 0x8000_0000 == 0));
+            pos += len;
+            if self.block_checksums {
+                pos += 4;
+            }
+        }
+    }
+}
+
+/// Decompresses LZ4 frames (one or more, back to back). Frames of independent blocks, as
+/// Kafka and librdkafka write them, are decoded block by block straight into one buffer;
+/// anything else goes through `lz4_flex`'s streaming decoder. Like Kafka's reader, checksums
+/// inside the frame are not verified: the batch CRC already covers these bytes.
+fn lz4_decompress(input: &[u8], limit: usize) -> Result<Bytes> {
+    let mut out = Vec::new();
+    let mut rest = input;
+    loop {
+        let consumed = lz4_frame_into(rest, limit, &mut out)?;
+        rest = rest.get(consumed..).unwrap_or_default();
+        if rest.is_empty() || consumed == 0 {
+            break;
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decompresses the LZ4 frame at the start of `input`, appending to `out` (never past
+/// `limit` bytes in all), and returns the bytes of input it took.
+fn lz4_frame_into(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<usize> {
+    let codec = Compression::Lz4;
+    let fast = Lz4Frame::parse(input).and_then(|f| Some((f, f.blocks(input)?)));
+    let room = limit.saturating_sub(out.len());
+    if let Some((frame, (blocks, end))) = fast {
+        let bound: usize = blocks
+            .iter()
+            .map(|(data, compressed)| {
+                if *compressed {
+                    frame.block_bound(data)
+                } else {
+                    data.len()
+                }
+            })
+            .fold(0usize, usize::saturating_add);
+        // The bound may overestimate; past the limit the streaming decoder stops exactly.
+        if bound <= room {
+            let mut at = out.len();
+            out.resize(at + bound, 0);
+            for (data, compressed) in blocks {
+                let dst = out.get_mut(at..).unwrap_or_default();
+                if compressed {
+                    let end = frame.block_bound(data).min(dst.len());
+                    let dst = dst.get_mut(..end).unwrap_or_default();
+                    at += lz4_flex::block::decompress_into(data, dst)
+                        .map_err(|e| decompression_error(codec, e))?;
+                } else {
+                    dst.get_mut(..data.len())
+                        .ok_or_else(|| decompression_error(codec, "block larger than declared"))?
+                        .copy_from_slice(data);
+                    at += data.len();
+                }
+            }
+            out.truncate(at);
+            return Ok(end);
+        }
+    }
+    let mut reader = input;
+    let cap = u64::try_from(room).unwrap_or(u64::MAX).saturating_add(1);
+    if out.capacity() == 0 {
+        out.reserve(input.len().saturating_mul(4).min(limit));
+    }
+    lz4_flex::frame::FrameDecoder::new(&mut reader)
+        .take(cap)
+        .read_to_end(out)
+        .map_err(|e| decompression_error(codec, e))?;
+    if out.len() > limit {
+        return Err(Error::DecompressedTooLarge { limit });
+    }
+    Ok(input.len() - reader.len())
 }
 
 /// Reads `reader` to its end into one buffer, failing once it would exceed `limit` bytes.
@@ -294,14 +447,35 @@ fn xerial_chunks(input: &[u8]) -> impl Iterator<Item = Result<&[u8]>> + '_ {
     })
 }
 
+/// The decompressed length a raw snappy block declares, checked against the limit and
+/// against what its size could possibly produce, before anything is allocated for it.
+fn snappy_block_len(block: &[u8], limit: usize) -> Result<usize> {
+    let codec = Compression::Snappy;
+    let n = snap::raw::decompress_len(block).map_err(|e| decompression_error(codec, e))?;
+    if n > limit {
+        return Err(Error::DecompressedTooLarge { limit });
+    }
+    if n > block
+        .len()
+        .saturating_mul(SNAPPY_MAX_RATIO)
+        .saturating_add(64)
+    {
+        return Err(decompression_error(
+            codec,
+            format!(
+                "block of {} bytes claims {n} bytes decompressed",
+                block.len()
+            ),
+        ));
+    }
+    Ok(n)
+}
+
 fn snappy_decompress(input: &[u8], limit: usize) -> Result<Bytes> {
     let codec = Compression::Snappy;
     let mut decoder = snap::raw::Decoder::new();
     if !input.starts_with(&XERIAL_MAGIC) {
-        let n = snap::raw::decompress_len(input).map_err(|e| decompression_error(codec, e))?;
-        if n > limit {
-            return Err(Error::DecompressedTooLarge { limit });
-        }
+        let n = snappy_block_len(input, limit)?;
         let mut out = vec![0u8; n];
         let written = decoder
             .decompress(input, &mut out)
@@ -316,7 +490,7 @@ fn snappy_decompress(input: &[u8], limit: usize) -> Result<Bytes> {
     // never beyond the limit.
     let mut total: usize = 0;
     for chunk in xerial_chunks(input) {
-        let n = snap::raw::decompress_len(chunk?).map_err(|e| decompression_error(codec, e))?;
+        let n = snappy_block_len(chunk?, limit)?;
         total = total.saturating_add(n);
         if total > limit {
             return Err(Error::DecompressedTooLarge { limit });
@@ -349,7 +523,9 @@ mod tests {
     ];
 
     fn sample(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i % 251) as u8 ^ (i / 1000) as u8).collect()
+        (0..len)
+            .map(|i| (i % 251) as u8 ^ (i / 1000) as u8)
+            .collect()
     }
 
     #[test]
@@ -364,7 +540,14 @@ mod tests {
     #[test]
     fn every_codec_round_trips() {
         for c in ALL {
-            for len in [0, 1, 100, XERIAL_BLOCK_SIZE, 3 * XERIAL_BLOCK_SIZE + 17, 200_000] {
+            for len in [
+                0,
+                1,
+                100,
+                XERIAL_BLOCK_SIZE,
+                3 * XERIAL_BLOCK_SIZE + 17,
+                200_000,
+            ] {
                 let input = sample(len);
                 let mut out = BytesMut::new();
                 compress(c, None, &input, &mut out).unwrap();
@@ -391,7 +574,10 @@ mod tests {
     fn raw_snappy_block_is_read() {
         let input = sample(70_000);
         let raw = snap::raw::Encoder::new().compress_vec(&input).unwrap();
-        assert_eq!(&decompress(Compression::Snappy, &raw, usize::MAX).unwrap()[..], &input[..]);
+        assert_eq!(
+            &decompress(Compression::Snappy, &raw, usize::MAX).unwrap()[..],
+            &input[..]
+        );
     }
 
     #[test]
@@ -399,7 +585,53 @@ mod tests {
         let mut out = BytesMut::new();
         compress(Compression::Snappy, None, b"hello ", &mut out).unwrap();
         compress(Compression::Snappy, None, b"world", &mut out).unwrap();
-        assert_eq!(&decompress(Compression::Snappy, &out, 100).unwrap()[..], b"hello world");
+        assert_eq!(
+            &decompress(Compression::Snappy, &out, 100).unwrap()[..],
+            b"hello world"
+        );
+    }
+
+    #[test]
+    fn lz4_frames_with_checksums_sizes_and_linked_blocks_are_read() {
+        use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+        let input = sample(300_000);
+        let infos = [
+            FrameInfo::new()
+                .block_checksums(true)
+                .content_checksum(true),
+            FrameInfo::new().content_size(Some(input.len() as u64)),
+            FrameInfo::new().block_mode(BlockMode::Linked),
+            FrameInfo::new().block_size(BlockSize::Max4MB),
+        ];
+        for info in infos {
+            let mut enc = FrameEncoder::with_frame_info(info.clone(), Vec::new());
+            enc.write_all(&input).unwrap();
+            let framed = enc.finish().unwrap();
+            let back = decompress(Compression::Lz4, &framed, usize::MAX).unwrap();
+            assert_eq!(&back[..], &input[..], "{info:?}");
+            assert_eq!(
+                decompress(Compression::Lz4, &framed, input.len() - 1),
+                Err(Error::DecompressedTooLarge {
+                    limit: input.len() - 1
+                }),
+                "{info:?}"
+            );
+        }
+        // Incompressible data is stored in uncompressed blocks.
+        let noise: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut out = BytesMut::new();
+        compress(Compression::Lz4, None, &noise, &mut out).unwrap();
+        assert_eq!(
+            &decompress(Compression::Lz4, &out, usize::MAX).unwrap()[..],
+            &noise[..]
+        );
+        // Two frames back to back.
+        let mut two = out.to_vec();
+        two.extend_from_slice(&out);
+        let back = decompress(Compression::Lz4, &two, usize::MAX).unwrap();
+        assert_eq!(back.len(), 200_000);
     }
 
     #[test]
@@ -410,11 +642,21 @@ mod tests {
             compress(c, None, &input, &mut out).unwrap();
             assert_eq!(
                 decompress(c, &out, (1 << 20) - 1),
-                Err(Error::DecompressedTooLarge { limit: (1 << 20) - 1 }),
+                Err(Error::DecompressedTooLarge {
+                    limit: (1 << 20) - 1
+                }),
                 "{c}"
             );
             assert_eq!(decompress(c, &out, 1 << 20).unwrap().len(), 1 << 20, "{c}");
         }
+        // A raw snappy block that claims more than its bytes could hold is refused.
+        let mut claim = Vec::new();
+        crate::primitives::put_uvarint(&mut claim, 1 << 20);
+        claim.extend_from_slice(&[0; 10]);
+        assert!(matches!(
+            decompress(Compression::Snappy, &claim, 1 << 30),
+            Err(Error::Compression { .. })
+        ));
         // A raw snappy block that claims 4 GiB is refused before allocating.
         let mut claim = Vec::new();
         crate::primitives::put_uvarint(&mut claim, u32::MAX);
@@ -427,11 +669,25 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for c in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
-            for input in [&b""[..], b"\x00", b"garbage garbage", &XERIAL_MAGIC, b"\x82SNAPPY\x00\0\0\0\x01\0\0\0\x01\x7f\xff\xff\xff"] {
+        for c in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            for input in [
+                &b""[..],
+                b"\x00",
+                b"garbage garbage",
+                &XERIAL_MAGIC,
+                b"\x82SNAPPY\x00\0\0\0\x01\0\0\0\x01\x7f\xff\xff\xff",
+            ] {
                 let _ = decompress(c, input, 1 << 16);
             }
-            assert!(decompress(c, b"definitely not compressed data", 1 << 16).is_err(), "{c}");
+            assert!(
+                decompress(c, b"definitely not compressed data", 1 << 16).is_err(),
+                "{c}"
+            );
         }
     }
 

@@ -28,6 +28,7 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(crate) fn new(buf: &'a [u8], pos: usize) -> Self {
         Cursor { buf, pos }
     }
@@ -36,10 +37,12 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    #[cold]
     fn eof(&self, needed: usize) -> Error {
         Error::UnexpectedEof {
             needed,
@@ -47,12 +50,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     fn u8(&mut self) -> Result<u8> {
         let b = *self.buf.get(self.pos).ok_or_else(|| self.eof(1))?;
         self.pos += 1;
         Ok(b)
     }
 
+    #[inline]
     fn uvarint(&mut self) -> Result<u32> {
         let mut value: u32 = 0;
         for i in 0..5 {
@@ -68,11 +73,13 @@ impl<'a> Cursor<'a> {
         Err(Error::VarintTooLong { max_bytes: 5 })
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<i32> {
         let v = self.uvarint()?;
         Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
     }
 
+    #[inline]
     fn varlong(&mut self) -> Result<i64> {
         let mut value: u64 = 0;
         for i in 0..10 {
@@ -90,6 +97,7 @@ impl<'a> Cursor<'a> {
 
     /// Reads a varint length and skips that many bytes, returning their range; `None` for -1
     /// when `nullable`. Any other negative length is an error.
+    #[inline]
     fn span(&mut self, what: &'static str, nullable: bool) -> Result<Option<(usize, usize)>> {
         let len = self.varint()?;
         if len == -1 && nullable {
@@ -279,8 +287,45 @@ pub(crate) struct BatchContext {
     pub(crate) base_sequence: i32,
 }
 
-/// Reads one record starting at `pos` in `data`, returning it and the position after it.
-fn read_record(data: &Bytes, pos: usize, ctx: &BatchContext) -> Result<(Record, usize)> {
+/// A record's fields as positions in its buffer, checked but not yet sliced.
+#[derive(Debug, Clone, Copy)]
+struct RawRecord {
+    start: usize,
+    end: usize,
+    attributes: i8,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<(usize, usize)>,
+    value: Option<(usize, usize)>,
+    headers: (usize, usize),
+    header_count: usize,
+}
+
+impl RawRecord {
+    #[inline]
+    fn offset(&self, ctx: &BatchContext) -> i64 {
+        ctx.base_offset.wrapping_add(i64::from(self.offset_delta))
+    }
+
+    #[inline]
+    fn timestamp(&self, ctx: &BatchContext) -> i64 {
+        ctx.log_append_time
+            .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(self.timestamp_delta))
+    }
+
+    #[inline]
+    fn sequence(&self, ctx: &BatchContext) -> i32 {
+        if ctx.base_sequence >= 0 {
+            increment_sequence(ctx.base_sequence, self.offset_delta)
+        } else {
+            crate::records::NO_SEQUENCE
+        }
+    }
+}
+
+/// Reads one record starting at `pos` in `data`, checking every length.
+#[inline]
+fn read_record(data: &[u8], pos: usize) -> Result<RawRecord> {
     let mut cur = Cursor::new(data, pos);
     let (body_start, body_end) = cur
         .span("record", false)?
@@ -311,100 +356,53 @@ fn read_record(data: &Bytes, pos: usize, ctx: &BatchContext) -> Result<(Record, 
             "record length does not match the record's fields",
         ));
     }
-    let headers = if header_count == 0 {
-        Headers::default()
-    } else {
-        Headers {
-            raw: data.slice(headers_start..headers_end),
-            count: header_count,
-        }
-    };
-    let record = Record {
-        offset: ctx.base_offset.wrapping_add(i64::from(offset_delta)),
-        timestamp: ctx
-            .log_append_time
-            .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(timestamp_delta)),
-        sequence: if ctx.base_sequence >= 0 {
-            increment_sequence(ctx.base_sequence, offset_delta)
-        } else {
-            crate::records::NO_SEQUENCE
-        },
+    Ok(RawRecord {
+        start: pos,
+        end: body_end,
         attributes,
-        offset_delta,
         timestamp_delta,
-        key: key.map(|(s, e)| data.slice(s..e)),
-        value: value.map(|(s, e)| data.slice(s..e)),
-        headers,
-        size_in_bytes: body_end - pos,
-    };
-    Ok((record, body_end))
+        offset_delta,
+        key,
+        value,
+        headers: (headers_start, headers_end),
+        header_count,
+    })
 }
 
-/// An iterator over the records of one batch, from [`RecordBatch::records`].
-///
-/// Yields exactly as many records as the batch header's record count, each checked as it is
-/// read. If the records run out early, or bytes remain after the last one, it yields an error
-/// (Kafka's "incorrect declared batch size"). After the first error it yields nothing more.
-///
-/// [`RecordBatch::records`]: crate::records::RecordBatch::records
-#[derive(Debug, Clone)]
-pub struct Records {
-    data: Bytes,
+/// The position and count bookkeeping shared by [`Records`] and [`RecordRefs`].
+#[derive(Debug, Clone, Copy)]
+struct Walk {
     pos: usize,
     left: u32,
-    ctx: BatchContext,
     done: bool,
 }
 
-impl Records {
-    pub(crate) fn new(data: Bytes, count: u32, ctx: BatchContext) -> Self {
-        Records {
-            data,
-            pos: 0,
-            left: count,
-            ctx,
-            done: false,
-        }
-    }
-
-    /// How many records the header says are still to come.
-    pub fn remaining_count(&self) -> usize {
-        self.left as usize
-    }
-
-    /// The (decompressed) records section these records are read from.
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.data
-    }
-}
-
-impl Iterator for Records {
-    type Item = Result<Record>;
-
-    fn next(&mut self) -> Option<Result<Record>> {
+impl Walk {
+    #[inline]
+    fn step(&mut self, data: &[u8]) -> Option<Result<RawRecord>> {
         if self.done {
             return None;
         }
         if self.left == 0 {
             self.done = true;
-            if self.pos < self.data.len() {
+            if self.pos < data.len() {
                 return Some(Err(Error::CorruptBatch(
                     "bytes remain after the last record the batch header counts",
                 )));
             }
             return None;
         }
-        if self.pos >= self.data.len() {
+        if self.pos >= data.len() {
             self.done = true;
             return Some(Err(Error::CorruptBatch(
                 "fewer records than the batch header counts",
             )));
         }
-        match read_record(&self.data, self.pos, &self.ctx) {
-            Ok((record, next)) => {
-                self.pos = next;
+        match read_record(data, self.pos) {
+            Ok(raw) => {
+                self.pos = raw.end;
                 self.left -= 1;
-                Some(Ok(record))
+                Some(Ok(raw))
             }
             Err(e) => {
                 self.done = true;
@@ -421,6 +419,185 @@ impl Iterator for Records {
         }
     }
 }
+
+/// An iterator over the records of one batch, from [`RecordBatch::records`].
+///
+/// Yields exactly as many records as the batch header's record count, each checked as it is
+/// read. If the records run out early, or bytes remain after the last one, it yields an error
+/// (Kafka's "incorrect declared batch size"). After the first error it yields nothing more.
+///
+/// Each [`Record`] holds reference-counted slices of the batch's buffer. To scan records
+/// without keeping them (validation, counting, filtering), [`Records::refs`] borrows instead,
+/// which saves the reference counting.
+///
+/// [`RecordBatch::records`]: crate::records::RecordBatch::records
+#[derive(Debug, Clone)]
+pub struct Records {
+    data: Bytes,
+    walk: Walk,
+    ctx: BatchContext,
+}
+
+impl Records {
+    pub(crate) fn new(data: Bytes, count: u32, ctx: BatchContext) -> Self {
+        Records {
+            data,
+            walk: Walk {
+                pos: 0,
+                left: count,
+                done: false,
+            },
+            ctx,
+        }
+    }
+
+    /// How many records the header says are still to come.
+    pub fn remaining_count(&self) -> usize {
+        self.walk.left as usize
+    }
+
+    /// The (decompressed) records section these records are read from.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Iterates over the records still to come as [`RecordRef`]s borrowed from this buffer,
+    /// with the same checks. `self` does not advance.
+    pub fn refs(&self) -> RecordRefs<'_> {
+        RecordRefs {
+            data: &self.data,
+            walk: self.walk,
+            ctx: self.ctx,
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Result<Record>> {
+        let raw = match self.walk.step(&self.data)? {
+            Ok(raw) => raw,
+            Err(e) => return Some(Err(e)),
+        };
+        let data = &self.data;
+        let headers = if raw.header_count == 0 {
+            Headers::default()
+        } else {
+            Headers {
+                raw: data.slice(raw.headers.0..raw.headers.1),
+                count: raw.header_count,
+            }
+        };
+        Some(Ok(Record {
+            offset: raw.offset(&self.ctx),
+            timestamp: raw.timestamp(&self.ctx),
+            sequence: raw.sequence(&self.ctx),
+            attributes: raw.attributes,
+            offset_delta: raw.offset_delta,
+            timestamp_delta: raw.timestamp_delta,
+            key: raw.key.map(|(s, e)| data.slice(s..e)),
+            value: raw.value.map(|(s, e)| data.slice(s..e)),
+            headers,
+            size_in_bytes: raw.end - raw.start,
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.walk.size_hint()
+    }
+}
+
+/// A record borrowed from its batch's buffer: the fields of [`Record`] without reference
+/// counting, from [`Records::refs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordRef<'a> {
+    /// The record's offset.
+    pub offset: i64,
+    /// The record's timestamp (see [`Record::timestamp`]).
+    pub timestamp: i64,
+    /// The producer sequence number, or -1.
+    pub sequence: i32,
+    /// The record attributes byte.
+    pub attributes: i8,
+    /// The offset delta as stored.
+    pub offset_delta: i32,
+    /// The timestamp delta as stored.
+    pub timestamp_delta: i64,
+    /// The key, `None` for null.
+    pub key: Option<&'a [u8]>,
+    /// The value, `None` for null.
+    pub value: Option<&'a [u8]>,
+    /// The number of headers.
+    pub header_count: usize,
+    /// The encoded headers (validated), without the count; see [`RecordRef::headers`].
+    pub headers_encoded: &'a [u8],
+    /// The record's encoded size, its length prefix included.
+    pub size_in_bytes: usize,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Iterates over the headers as `(key, value)` pairs.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
+        let raw = self.headers_encoded;
+        let mut pos = 0;
+        let mut left = self.header_count;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            // Validated when the record was read: a failure cannot happen and ends iteration.
+            let mut cur = Cursor::new(raw, pos);
+            let (ks, ke) = cur.span("header key", false).ok()??;
+            let value = cur.span("header value", true).ok()?;
+            pos = cur.pos();
+            left -= 1;
+            Some((raw.get(ks..ke)?, value.and_then(|(s, e)| raw.get(s..e))))
+        })
+    }
+}
+
+/// An iterator over a batch's records borrowed from its buffer, from [`Records::refs`].
+#[derive(Debug, Clone)]
+pub struct RecordRefs<'a> {
+    data: &'a [u8],
+    walk: Walk,
+    ctx: BatchContext,
+}
+
+impl<'a> Iterator for RecordRefs<'a> {
+    type Item = Result<RecordRef<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Result<RecordRef<'a>>> {
+        let raw = match self.walk.step(self.data)? {
+            Ok(raw) => raw,
+            Err(e) => return Some(Err(e)),
+        };
+        let data = self.data;
+        Some(Ok(RecordRef {
+            offset: raw.offset(&self.ctx),
+            timestamp: raw.timestamp(&self.ctx),
+            sequence: raw.sequence(&self.ctx),
+            attributes: raw.attributes,
+            offset_delta: raw.offset_delta,
+            timestamp_delta: raw.timestamp_delta,
+            key: raw.key.and_then(|(s, e)| data.get(s..e)),
+            value: raw.value.and_then(|(s, e)| data.get(s..e)),
+            header_count: raw.header_count,
+            headers_encoded: data.get(raw.headers.0..raw.headers.1).unwrap_or_default(),
+            size_in_bytes: raw.end - raw.start,
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.walk.size_hint()
+    }
+}
+
+impl std::iter::FusedIterator for RecordRefs<'_> {}
 
 impl std::iter::FusedIterator for Records {}
 
@@ -451,12 +628,19 @@ mod tests {
         let mut c = Cursor::new(&[1], 0);
         assert_eq!(c.span("key", true), Ok(None));
         let mut c = Cursor::new(&[1], 0);
-        assert!(matches!(c.span("key", false), Err(Error::InvalidLength { length: -1, .. })));
+        assert!(matches!(
+            c.span("key", false),
+            Err(Error::InvalidLength { length: -1, .. })
+        ));
         // A length past the end.
         let mut c = Cursor::new(&[0x7e, 1, 2], 0);
         assert!(matches!(
             c.span("key", true),
-            Err(Error::LengthExceedsInput { length: 63, remaining: 2, .. })
+            Err(Error::LengthExceedsInput {
+                length: 63,
+                remaining: 2,
+                ..
+            })
         ));
         let mut c = Cursor::new(&[0xff; 12], 0);
         assert_eq!(c.varlong(), Err(Error::VarintTooLong { max_bytes: 10 }));
