@@ -1,10 +1,63 @@
 //! Kafka's network layer, shared by the broker and the client.
 //!
-//! This crate will hold the pieces of Kafka's `org.apache.kafka.common.network` package:
-//! a `Selector` over `mio::Poll`, `KafkaChannel` (transport, authenticator, principal, the
-//! current receive and send), `NetworkReceive`/`NetworkSend` frame assembly, the
-//! `TransportLayer` trait with plaintext and rustls TLS implementations, SASL authenticators
-//! (PLAIN, SCRAM-SHA-256/512) and a bounded `MemoryPool`.
+//! The pieces of Kafka's `org.apache.kafka.common.network` package:
 //!
-//! It is filled by the kafka-network issue; today it only fixes the crate's place in the
-//! layering: it depends on `kafka-protocol` and nothing above it.
+//! - [`Selector`]: the only place that touches `mio`. Channels are registered under a
+//!   connection id; `poll` performs the I/O and leaves completed receives, completed sends,
+//!   new connections and disconnections (with the reason) to be drained.
+//! - [`KafkaChannel`]: a transport, an authenticator, the principal, the receive being
+//!   assembled and the send being written, and the mute state that keeps one request in flight
+//!   per connection on the server.
+//! - [`NetworkReceive`] and [`NetworkSend`]: size-prefixed frame assembly across any number of
+//!   partial reads, and vectored / zero-copy (sendfile) writes that survive partial writes.
+//! - [`MemoryPool`]: the bounded byte budget receives are taken from
+//!   (`queued.max.request.bytes`); when it is empty, channels wait muted instead of growing.
+//! - [`transport`]: the [`TransportLayer`] trait with plaintext and TLS (rustls) layers.
+//! - [`auth`]: SASL authenticators (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) speaking Kafka's
+//!   SaslHandshake/SaslAuthenticate framing, on both sides.
+//!
+//! Pure logic (frame assembly, mute state, the SASL exchange) takes its input as arguments and
+//! has no clock of its own: callers pass `now`, so tests drive it byte by byte.
+//!
+//! # Example (ignored until written): assemble a frame from partial reads
+//!
+//! ```ignore
+//! use kafka_network::{MemoryPool, NetworkReceive};
+//!
+//! let pool = MemoryPool::unbounded();
+//! let mut receive = NetworkReceive::new(1024);
+//! let mut wire: &[u8] = &[0, 0, 0, 3, b'a', b'b', b'c'];
+//! while !receive.complete() {
+//!     // A real channel reads from its transport; any `std::io::Read` works here.
+//!     let mut one_byte = &wire[..1];
+//!     receive.read_from(&mut one_byte, &pool)?;
+//!     wire = &wire[1..];
+//! }
+//! assert_eq!(&receive.payload().unwrap()[..], b"abc");
+//! # Ok::<(), kafka_network::Error>(())
+//! ```
+
+pub mod auth;
+mod builders;
+mod channel;
+mod error;
+mod memory_pool;
+mod mute;
+mod principal;
+mod receive;
+mod selector;
+mod send;
+pub mod transport;
+
+pub use builders::{AuthMode, SecureChannelBuilder, TlsMode};
+pub use channel::{
+    AuthenticatorFactory, ChannelBuilder, ChannelState, KafkaChannel, PlaintextChannelBuilder,
+};
+pub use error::{DisconnectReason, Error, Result};
+pub use memory_pool::{MemoryPool, PooledBuffer};
+pub use mute::{ChannelMuteEvent, ChannelMuteState};
+pub use principal::KafkaPrincipal;
+pub use receive::{NetworkReceive, ReadStatus};
+pub use selector::{ConnectionId, Selector, SelectorConfig};
+pub use send::{FileRegion, NetworkSend, SendPart};
+pub use transport::TransportLayer;

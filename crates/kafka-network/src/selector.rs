@@ -1,0 +1,456 @@
+//! The `Selector`: many channels on one `mio::Poll`, as Kafka's
+//! `org.apache.kafka.common.network.Selector`.
+//!
+//! `poll` performs all the I/O that is possible and leaves the results in four lists, drained
+//! by the caller after each poll: completed receives (at most one per channel per poll, so a
+//! server can mute the channel before reading the next request), completed sends, newly
+//! connected ids and disconnected ids with the reason.
+//!
+//! mio is edge-triggered, Java's NIO is not: a channel's readiness is latched until a read or
+//! write would block, and a channel that can make progress without a new event (a muted channel
+//! unmuted with data waiting, TLS data already decrypted, memory released to the pool) makes the
+//! next poll return at once instead of waiting for an event that will never come.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::channel::{ChannelBuilder, KafkaChannel, PlaintextChannelBuilder};
+use crate::error::{DisconnectReason, Error, Result};
+use crate::memory_pool::MemoryPool;
+use crate::mute::ChannelMuteEvent;
+use crate::send::NetworkSend;
+
+/// A connection id: on a server `local-remote-index` as Kafka builds it, on a client the node.
+pub type ConnectionId = String;
+
+const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// How a [`Selector`] treats its channels.
+#[derive(Debug, Clone)]
+pub struct SelectorConfig {
+    /// The largest frame a channel accepts (`socket.request.max.bytes`).
+    pub max_receive_size: usize,
+    /// Close channels idle for longer than this (`connections.max.idle.ms`); `None` never.
+    pub connections_max_idle: Option<Duration>,
+    /// Where receive buffers come from (`queued.max.request.bytes`).
+    pub memory_pool: MemoryPool,
+    /// Capacity of the mio event buffer.
+    pub events_capacity: usize,
+}
+
+impl Default for SelectorConfig {
+    fn default() -> Self {
+        SelectorConfig {
+            max_receive_size: 100 * 1024 * 1024,
+            connections_max_idle: Some(Duration::from_millis(600_000)),
+            memory_pool: MemoryPool::unbounded(),
+            events_capacity: 1024,
+        }
+    }
+}
+
+/// Many channels on one poll.
+#[derive(Debug)]
+pub struct Selector {
+    poll: Poll,
+    events: Events,
+    waker: Arc<Waker>,
+    config: SelectorConfig,
+    builder: Box<dyn ChannelBuilder>,
+    slots: Vec<Option<KafkaChannel>>,
+    free: Vec<usize>,
+    ids: HashMap<ConnectionId, usize>,
+    /// Channels that may progress without a new event.
+    work: HashSet<usize>,
+    completed_receives: Vec<(ConnectionId, Bytes)>,
+    completed_sends: Vec<ConnectionId>,
+    connected: Vec<ConnectionId>,
+    disconnected: Vec<(ConnectionId, DisconnectReason)>,
+    next_idle_check: Option<Instant>,
+}
+
+impl Selector {
+    /// A selector building plaintext channels.
+    pub fn new(config: SelectorConfig) -> Result<Self> {
+        Self::with_builder(config, Box::new(PlaintextChannelBuilder))
+    }
+
+    /// A selector building channels with `builder` (TLS, SASL).
+    pub fn with_builder(config: SelectorConfig, builder: Box<dyn ChannelBuilder>) -> Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
+        Ok(Selector {
+            events: Events::with_capacity(config.events_capacity.max(16)),
+            poll,
+            waker,
+            config,
+            builder,
+            slots: Vec::new(),
+            free: Vec::new(),
+            ids: HashMap::new(),
+            work: HashSet::new(),
+            completed_receives: Vec::new(),
+            completed_sends: Vec::new(),
+            connected: Vec::new(),
+            disconnected: Vec::new(),
+            next_idle_check: None,
+        })
+    }
+
+    /// A handle another thread uses to interrupt [`Selector::poll`].
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Registers an accepted socket under `id` (server side).
+    pub fn register(&mut self, id: ConnectionId, stream: TcpStream) -> Result<()> {
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        self.add(id, stream, &peer, false)
+    }
+
+    /// Starts connecting to `addr` under `id` (client side); `host` is the name used for TLS
+    /// server verification. Completion is reported through [`Selector::connected`] or
+    /// [`Selector::disconnected`].
+    pub fn connect(&mut self, id: ConnectionId, addr: SocketAddr, host: &str) -> Result<()> {
+        let stream = TcpStream::connect(addr)?;
+        let _ = stream.set_nodelay(true);
+        self.add(id, stream, host, true)
+    }
+
+    fn add(
+        &mut self,
+        id: ConnectionId,
+        stream: TcpStream,
+        peer_host: &str,
+        connecting: bool,
+    ) -> Result<()> {
+        if self.ids.contains_key(&id) {
+            return Err(Error::DuplicateConnection(id));
+        }
+        let (transport, factory) = self.builder.build(&id, stream, peer_host)?;
+        let now = Instant::now();
+        let mut channel = KafkaChannel::new(
+            id.clone(),
+            transport,
+            factory,
+            self.config.max_receive_size,
+            connecting,
+            now,
+        );
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        self.poll.registry().register(
+            channel.transport_mut().source(),
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        if slot == self.slots.len() {
+            self.slots.push(Some(channel));
+        } else {
+            self.slots[slot] = Some(channel);
+        }
+        self.ids.insert(id, slot);
+        if !connecting {
+            self.work.insert(slot);
+        }
+        Ok(())
+    }
+
+    /// Queues `send` on channel `id`; fails if a send is already in progress there.
+    pub fn send(&mut self, id: &str, send: NetworkSend) -> Result<()> {
+        let slot = self.slot(id)?;
+        let channel = self.channel_mut(slot)?;
+        channel.set_send(send)?;
+        self.work.insert(slot);
+        Ok(())
+    }
+
+    /// Mutes channel `id`: no further receives until it is unmuted.
+    pub fn mute(&mut self, id: &str) -> Result<()> {
+        let slot = self.slot(id)?;
+        self.channel_mut(slot)?.mute();
+        Ok(())
+    }
+
+    /// Applies a mute event (request received, response sent, throttle) to channel `id`.
+    /// Returns false if the event does not fit the channel's state.
+    pub fn mute_event(&mut self, id: &str, event: ChannelMuteEvent) -> Result<bool> {
+        let slot = self.slot(id)?;
+        Ok(self.channel_mut(slot)?.handle_mute_event(event))
+    }
+
+    /// Unmutes channel `id` unless a pending response or throttle holds it; returns whether
+    /// it is unmuted.
+    pub fn unmute(&mut self, id: &str) -> Result<bool> {
+        let slot = self.slot(id)?;
+        let unmuted = self.channel_mut(slot)?.maybe_unmute();
+        if unmuted {
+            self.work.insert(slot);
+        }
+        Ok(unmuted)
+    }
+
+    /// Closes channel `id` now. As in Kafka, a local close is not reported as a disconnection.
+    pub fn close(&mut self, id: &str) {
+        if let Ok(slot) = self.slot(id) {
+            self.remove(slot);
+        }
+    }
+
+    /// The channel `id`, if open.
+    pub fn channel(&self, id: &str) -> Option<&KafkaChannel> {
+        self.ids
+            .get(id)
+            .and_then(|&s| self.slots.get(s))
+            .and_then(Option::as_ref)
+    }
+
+    /// Whether channel `id` carries application data.
+    pub fn is_ready(&self, id: &str) -> bool {
+        self.channel(id).is_some_and(KafkaChannel::ready)
+    }
+
+    /// Number of open channels.
+    pub fn num_channels(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Ids of all open channels.
+    pub fn channel_ids(&self) -> impl Iterator<Item = &ConnectionId> {
+        self.ids.keys()
+    }
+
+    /// Receives completed by the last poll.
+    pub fn completed_receives(&mut self) -> std::vec::Drain<'_, (ConnectionId, Bytes)> {
+        self.completed_receives.drain(..)
+    }
+
+    /// Sends completed by the last poll.
+    pub fn completed_sends(&mut self) -> std::vec::Drain<'_, ConnectionId> {
+        self.completed_sends.drain(..)
+    }
+
+    /// Client connections established (and authenticated) by the last poll.
+    pub fn connected(&mut self) -> std::vec::Drain<'_, ConnectionId> {
+        self.connected.drain(..)
+    }
+
+    /// Channels closed by the last poll, with the reason.
+    pub fn disconnected(&mut self) -> std::vec::Drain<'_, (ConnectionId, DisconnectReason)> {
+        self.disconnected.drain(..)
+    }
+
+    fn slot(&self, id: &str) -> Result<usize> {
+        self.ids
+            .get(id)
+            .copied()
+            .ok_or_else(|| Error::UnknownConnection(id.to_string()))
+    }
+
+    fn channel_mut(&mut self, slot: usize) -> Result<&mut KafkaChannel> {
+        self.slots
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| Error::UnknownConnection(format!("slot {slot}")))
+    }
+
+    fn remove(&mut self, slot: usize) -> Option<ConnectionId> {
+        let mut channel = self.slots.get_mut(slot)?.take()?;
+        let _ = self
+            .poll
+            .registry()
+            .deregister(channel.transport_mut().source());
+        channel.close();
+        self.free.push(slot);
+        self.work.remove(&slot);
+        let id = channel.id().to_string();
+        self.ids.remove(&id);
+        Some(id)
+    }
+
+    fn disconnect(&mut self, slot: usize, reason: DisconnectReason) {
+        if let Some(id) = self.remove(slot) {
+            tracing::debug!(connection = %id, ?reason, "channel closed");
+            self.disconnected.push((id, reason));
+        }
+    }
+
+    /// Performs the I/O that is possible, waiting up to `timeout` (`None`: until an event or a
+    /// wake-up) when nothing can progress without one. Clears the previous poll's results.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.completed_receives.clear();
+        self.completed_sends.clear();
+        self.connected.clear();
+        self.disconnected.clear();
+
+        let memory_waiters = self
+            .slots
+            .iter()
+            .flatten()
+            .any(KafkaChannel::awaiting_memory);
+        let mut timeout = if self.work.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        if memory_waiters && !self.config.memory_pool.is_out_of_memory() {
+            timeout = Some(Duration::ZERO);
+        } else if memory_waiters {
+            // Memory comes back when handlers drop request buffers, which wakes nobody: look
+            // again soon.
+            timeout = Some(timeout.map_or(Duration::from_millis(10), |t| {
+                t.min(Duration::from_millis(10))
+            }));
+        }
+        if let (Some(idle), Some(next)) = (self.config.connections_max_idle, self.next_idle_check) {
+            let until = next.saturating_duration_since(Instant::now()).min(idle);
+            timeout = Some(timeout.map_or(until, |t| t.min(until)));
+        }
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+        let now = Instant::now();
+
+        let mut touched: Vec<usize> =
+            Vec::with_capacity(self.events.iter().count() + self.work.len());
+        for event in self.events.iter() {
+            let token = event.token();
+            if token == WAKER_TOKEN {
+                continue;
+            }
+            let slot = token.0;
+            let Some(Some(channel)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                channel.readable = true;
+            }
+            if event.is_writable() || event.is_write_closed() || event.is_error() {
+                channel.writable = true;
+            }
+            touched.push(slot);
+        }
+        touched.extend(self.work.drain());
+        if memory_waiters && !self.config.memory_pool.is_out_of_memory() {
+            touched.extend(
+                self.slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.as_ref().is_some_and(KafkaChannel::awaiting_memory))
+                    .map(|(i, _)| i),
+            );
+        }
+        touched.sort_unstable();
+        touched.dedup();
+
+        for slot in touched {
+            self.process(slot, now);
+        }
+        self.expire_idle(now);
+        Ok(())
+    }
+
+    fn process(&mut self, slot: usize, now: Instant) {
+        let pool = self.config.memory_pool.clone();
+        let Some(Some(channel)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        if *channel.state() == crate::ChannelState::Connecting {
+            if !channel.writable {
+                return;
+            }
+            match finish_connect(channel) {
+                Ok(true) => channel.connected(),
+                Ok(false) => return,
+                Err(e) => {
+                    self.disconnect(slot, DisconnectReason::ConnectFailed(e.to_string()));
+                    return;
+                }
+            }
+        }
+        let was_ready = channel.ready();
+        match channel.poll_io(&pool, now) {
+            Ok(progress) => {
+                let id = channel.id().to_string();
+                if progress.receive.is_some() || progress.send_completed || progress.became_ready {
+                    channel.last_activity = now;
+                }
+                let more = channel.has_work();
+                if progress.became_ready && !was_ready {
+                    self.connected.push(id.clone());
+                }
+                if let Some(frame) = progress.receive {
+                    self.completed_receives.push((id.clone(), frame));
+                }
+                if progress.send_completed {
+                    self.completed_sends.push(id);
+                }
+                if more {
+                    self.work.insert(slot);
+                }
+            }
+            Err(e) => {
+                let reason = match &e {
+                    Error::PeerClosed => DisconnectReason::PeerClosed,
+                    Error::Authentication(m)
+                    | Error::IllegalSaslState(m)
+                    | Error::UnsupportedSaslMechanism(m) => {
+                        DisconnectReason::AuthenticationFailed(m.clone())
+                    }
+                    Error::Tls(m) => DisconnectReason::AuthenticationFailed(m.clone()),
+                    other => DisconnectReason::Error(other.to_string()),
+                };
+                self.disconnect(slot, reason);
+            }
+        }
+    }
+
+    fn expire_idle(&mut self, now: Instant) {
+        let Some(idle) = self.config.connections_max_idle else {
+            return;
+        };
+        if self.next_idle_check.is_some_and(|t| now < t) {
+            return;
+        }
+        // A full scan at most ten times per idle period keeps the cost proportional to the
+        // connection count, not to the poll rate.
+        self.next_idle_check = Some(now + (idle / 10).max(Duration::from_millis(1)));
+        let expired: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .filter(|(_, c)| now.saturating_duration_since(c.last_activity) > idle)
+            .map(|(i, _)| i)
+            .collect();
+        for slot in expired {
+            self.disconnect(slot, DisconnectReason::Idle);
+        }
+    }
+}
+
+/// Completes a non-blocking connect: true when connected, false when still in progress.
+fn finish_connect(channel: &mut KafkaChannel) -> io::Result<bool> {
+    let Some(stream) = channel.transport_mut().tcp_stream() else {
+        return Ok(true);
+    };
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(e) => Err(e),
+    }
+}
