@@ -19,20 +19,16 @@
 //! Pure logic (frame assembly, mute state, the SASL exchange) takes its input as arguments and
 //! has no clock of its own: callers pass `now`, so tests drive it byte by byte.
 //!
-//! # Example (ignored until written): assemble a frame from partial reads
+//! # Example: assemble a frame
 //!
-//! ```ignore
-//! use kafka_network::{MemoryPool, NetworkReceive};
+//! ```
+//! use kafka_network::{MemoryPool, NetworkReceive, ReadStatus};
 //!
-//! let pool = MemoryPool::unbounded();
+//! let pool = MemoryPool::bounded(1 << 20);
 //! let mut receive = NetworkReceive::new(1024);
+//! // A real channel reads from its transport; any `std::io::Read` works here.
 //! let mut wire: &[u8] = &[0, 0, 0, 3, b'a', b'b', b'c'];
-//! while !receive.complete() {
-//!     // A real channel reads from its transport; any `std::io::Read` works here.
-//!     let mut one_byte = &wire[..1];
-//!     receive.read_from(&mut one_byte, &pool)?;
-//!     wire = &wire[1..];
-//! }
+//! assert_eq!(receive.read_from(&mut wire, &pool)?, ReadStatus::Complete);
 //! assert_eq!(&receive.payload().unwrap()[..], b"abc");
 //! # Ok::<(), kafka_network::Error>(())
 //! ```

@@ -405,3 +405,51 @@ fn a_waker_interrupts_poll() {
     assert!(start.elapsed() < Duration::from_secs(10));
     t.join().unwrap();
 }
+
+#[test]
+fn file_regions_go_out_with_sendfile_on_plaintext() {
+    use kafka_network::{FileRegion, SendPart};
+    use std::sync::Arc;
+    let path = std::env::temp_dir().join(format!("kafka-network-sendfile-{}", std::process::id()));
+    let content: Vec<u8> = (0..(3 << 20)).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let file = Arc::new(std::fs::File::open(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let mut server = Server::new(SelectorConfig::default());
+    let mut c = client(server.addr());
+    let id = server.accept();
+    let region = FileRegion {
+        file,
+        position: 1000,
+        len: content.len() - 2000,
+    };
+    let send = NetworkSend::frame(vec![
+        SendPart::Bytes(Bytes::from_static(b"hdr")),
+        SendPart::File(region),
+        SendPart::Bytes(Bytes::from_static(b"end")),
+    ])
+    .unwrap();
+    server.selector.send(&id, send).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut len = [0u8; 4];
+        std::io::Read::read_exact(&mut c, &mut len).unwrap();
+        got.resize(u32::from_be_bytes(len) as usize, 0);
+        std::io::Read::read_exact(&mut c, &mut got).unwrap();
+        got
+    });
+    let start = Instant::now();
+    let mut done = false;
+    while !done && start.elapsed() < DEADLINE {
+        server
+            .selector
+            .poll(Some(Duration::from_millis(5)))
+            .unwrap();
+        done = server.selector.completed_sends().count() == 1;
+    }
+    assert!(done, "send did not complete");
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..3], b"hdr");
+    assert_eq!(&got[3..got.len() - 3], &content[1000..content.len() - 1000]);
+    assert_eq!(&got[got.len() - 3..], b"end");
+}
