@@ -11,15 +11,87 @@
 //! "Compact" forms (KIP-482 flexible versions) use an unsigned varint of `length + 1`, with 0
 //! meaning null; the classic forms use `i16` (strings) or `i32` (bytes, arrays) with -1 for null.
 
-use std::collections::BTreeMap;
-
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, Result};
 
-/// Tagged fields this crate does not know, by tag, kept so they survive a decode/encode round
-/// trip (KIP-482).
-pub type UnknownTaggedFields = BTreeMap<u32, Bytes>;
+/// Tagged fields this crate does not know, kept so they survive a decode/encode round trip
+/// (KIP-482): `(tag, raw value)` pairs in tag order, the values sharing the input's memory.
+///
+/// A sorted `Vec` sized exactly from the section's count, not a map: a hostile peer can send a
+/// tag in every struct of a large array, and each then costs a few dozen bytes, not a tree node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnknownTaggedFields {
+    fields: Vec<(u32, Bytes)>,
+}
+
+impl UnknownTaggedFields {
+    /// No fields.
+    pub const fn new() -> Self {
+        UnknownTaggedFields { fields: Vec::new() }
+    }
+
+    /// Sets the value of `tag`, replacing an earlier one.
+    pub fn insert(&mut self, tag: u32, value: Bytes) {
+        match self.fields.binary_search_by_key(&tag, |(t, _)| *t) {
+            Ok(i) => self.fields[i].1 = value,
+            Err(i) => self.fields.insert(i, (tag, value)),
+        }
+    }
+
+    /// The value of `tag`.
+    pub fn get(&self, tag: u32) -> Option<&Bytes> {
+        self.fields
+            .binary_search_by_key(&tag, |(t, _)| *t)
+            .ok()
+            .map(|i| &self.fields[i].1)
+    }
+
+    /// Removes `tag`, returning its value.
+    pub fn remove(&mut self, tag: u32) -> Option<Bytes> {
+        match self.fields.binary_search_by_key(&tag, |(t, _)| *t) {
+            Ok(i) => Some(self.fields.remove(i).1),
+            Err(_) => None,
+        }
+    }
+
+    /// The fields in tag order.
+    pub fn iter(&self) -> UnknownTaggedIterInner<'_> {
+        UnknownTaggedIterInner(self.fields.iter())
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// Iterator over unknown tagged fields in tag order, as `(&tag, &value)`.
+#[derive(Debug, Clone)]
+pub struct UnknownTaggedIterInner<'a>(std::slice::Iter<'a, (u32, Bytes)>);
+
+impl<'a> Iterator for UnknownTaggedIterInner<'a> {
+    type Item = (&'a u32, &'a Bytes);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(t, b)| (t, b))
+    }
+}
+
+/// Arrays are preallocated to at most this many bytes, whatever their length prefix claims;
+/// beyond it a `Vec` grows with the elements actually decoded, each of which consumed input.
+pub const MAX_PREALLOCATED_BYTES: usize = 4096;
+
+/// How many elements of `T` to reserve for an array claiming `n`.
+#[inline]
+pub fn preallocation<T>(n: usize) -> usize {
+    n.min((MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)).max(1))
+}
 
 /// A 128-bit UUID as Kafka writes it: 16 bytes, most significant first.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -286,7 +358,16 @@ pub fn get_tagged_fields(
     unknown: &mut UnknownTaggedFields,
     mut known: impl FnMut(u32, &mut Bytes) -> Result<bool>,
 ) -> Result<()> {
-    let count = get_uvarint(buf)?;
+    let count = get_uvarint(buf)? as usize;
+    // Every field takes at least two bytes (tag and size), so the count is bounded by the input.
+    if count > buf.remaining() / 2 {
+        return Err(Error::LengthExceedsInput {
+            what: "tagged fields",
+            length: count,
+            remaining: buf.remaining(),
+        });
+    }
+    let mut sorted = true;
     for _ in 0..count {
         let tag = get_uvarint(buf)?;
         let size = get_uvarint(buf)? as usize;
@@ -303,8 +384,18 @@ pub fn get_tagged_fields(
                 return Err(Error::TaggedFieldSize { message, tag, size });
             }
         } else {
-            unknown.insert(tag, field);
+            if unknown.fields.is_empty() {
+                unknown.fields.reserve_exact(count);
+            }
+            sorted &= unknown.fields.last().is_none_or(|(t, _)| *t < tag);
+            unknown.fields.push((tag, field));
         }
+    }
+    if !sorted {
+        // Out of order or repeated: sort, keeping the last value of a repeated tag.
+        unknown.fields.reverse();
+        unknown.fields.sort_by_key(|(t, _)| *t);
+        unknown.fields.dedup_by_key(|(t, _)| *t);
     }
     Ok(())
 }
@@ -469,8 +560,7 @@ pub fn array_len_size(len: Option<usize>, compact: bool) -> usize {
 }
 
 /// An iterator over unknown tagged fields being written in tag order.
-pub type UnknownTaggedIter<'a> =
-    std::iter::Peekable<std::collections::btree_map::Iter<'a, u32, Bytes>>;
+pub type UnknownTaggedIter<'a> = std::iter::Peekable<UnknownTaggedIterInner<'a>>;
 
 /// Writes the unknown tagged fields whose tag is below `tag`, so that known and unknown fields
 /// leave in ascending tag order as Kafka requires.

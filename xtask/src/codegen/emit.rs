@@ -324,7 +324,9 @@ fn read_value(ty: &Ty, b: &str, compact: &str) -> String {
 
 fn read_elems(inner: &Ty, b: &str, compact: &str) -> String {
     format!(
-        "let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS)); for _ in 0..n {{ items.push({}); }} items",
+        "let mut items = Vec::<{}>::with_capacity(preallocation::<{}>(n)); for _ in 0..n {{ items.push({}); }} items",
+        elem_type(inner),
+        elem_type(inner),
         read_value(inner, b, compact)
     )
 }
@@ -770,7 +772,6 @@ pub fn emit_message(spec: &Spec, source: &str) -> Result<String, String> {
     out.push_str("use crate::error::{Error, Result};\n");
     out.push_str("use crate::message::{Decodable, Encodable, Message, VersionRange};\n");
     out.push_str("use crate::primitives::*;\n");
-    out.push_str("use super::MAX_PREALLOCATED_ELEMENTS;\n");
     out.push_str("#[cfg(feature = \"testing\")]\nuse crate::testing::{Random, TestRng};\n\n");
 
     let top = StructDef {
@@ -825,9 +826,6 @@ pub fn emit_mod(specs: &[(Spec, String)]) -> String {
     out.push_str("use bytes::{BufMut, Bytes};\n\n");
     out.push_str("use crate::error::Result;\n");
     out.push_str("use crate::message::{Decodable, Encodable, VersionRange};\n\n");
-    out.push_str("/// Arrays are never preallocated beyond this many elements, whatever their length prefix\n");
-    out.push_str("/// claims: a hostile prefix then costs at most what the elements actually decoded cost.\n");
-    out.push_str("pub(crate) const MAX_PREALLOCATED_ELEMENTS: usize = 1024;\n\n");
     for (spec, _) in specs {
         let m = module_name(spec);
         let _ = writeln!(out, "pub mod {m};");

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -234,7 +233,10 @@ impl Decodable for AddPartitionsToTxnRequest {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<AddPartitionsToTxnTransaction>::with_capacity(preallocation::<
+                        AddPartitionsToTxnTransaction,
+                    >(n));
                 for _ in 0..n {
                     items.push(AddPartitionsToTxnTransaction::decode(buf, version)?);
                 }
@@ -256,7 +258,9 @@ impl Decodable for AddPartitionsToTxnRequest {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<AddPartitionsToTxnTopic>::with_capacity(preallocation::<
+                    AddPartitionsToTxnTopic,
+                >(n));
                 for _ in 0..n {
                     items.push(AddPartitionsToTxnTopic::decode(buf, version)?);
                 }
@@ -441,7 +445,9 @@ impl Decodable for AddPartitionsToTxnTransaction {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<AddPartitionsToTxnTopic>::with_capacity(preallocation::<
+                AddPartitionsToTxnTopic,
+            >(n));
             for _ in 0..n {
                 items.push(AddPartitionsToTxnTopic::decode(buf, version)?);
             }
@@ -573,7 +579,7 @@ impl Decodable for AddPartitionsToTxnTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }

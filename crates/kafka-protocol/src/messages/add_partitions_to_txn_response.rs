@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -197,7 +196,9 @@ impl Decodable for AddPartitionsToTxnResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<AddPartitionsToTxnResult>::with_capacity(preallocation::<
+                    AddPartitionsToTxnResult,
+                >(n));
                 for _ in 0..n {
                     items.push(AddPartitionsToTxnResult::decode(buf, version)?);
                 }
@@ -212,7 +213,10 @@ impl Decodable for AddPartitionsToTxnResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<AddPartitionsToTxnTopicResult>::with_capacity(preallocation::<
+                        AddPartitionsToTxnTopicResult,
+                    >(n));
                 for _ in 0..n {
                     items.push(AddPartitionsToTxnTopicResult::decode(buf, version)?);
                 }
@@ -358,7 +362,9 @@ impl Decodable for AddPartitionsToTxnResult {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<AddPartitionsToTxnTopicResult>::with_capacity(preallocation::<
+                AddPartitionsToTxnTopicResult,
+            >(n));
             for _ in 0..n {
                 items.push(AddPartitionsToTxnTopicResult::decode(buf, version)?);
             }
@@ -493,7 +499,10 @@ impl Decodable for AddPartitionsToTxnTopicResult {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<AddPartitionsToTxnPartitionResult>::with_capacity(preallocation::<
+                    AddPartitionsToTxnPartitionResult,
+                >(n));
             for _ in 0..n {
                 items.push(AddPartitionsToTxnPartitionResult::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -275,7 +274,7 @@ impl Decodable for ApiVersionsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<ApiVersion>::with_capacity(preallocation::<ApiVersion>(n));
             for _ in 0..n {
                 items.push(ApiVersion::decode(buf, version)?);
             }
@@ -306,7 +305,12 @@ impl Decodable for ApiVersionsResponse {
                                 what: "non-nullable array",
                                 length: -1,
                             })?;
-                            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                            let mut items =
+                                Vec::<SupportedFeatureKey>::with_capacity(preallocation::<
+                                    SupportedFeatureKey,
+                                >(
+                                    n
+                                ));
                             for _ in 0..n {
                                 items.push(SupportedFeatureKey::decode(field, version)?);
                             }
@@ -338,7 +342,12 @@ impl Decodable for ApiVersionsResponse {
                                 what: "non-nullable array",
                                 length: -1,
                             })?;
-                            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                            let mut items =
+                                Vec::<FinalizedFeatureKey>::with_capacity(preallocation::<
+                                    FinalizedFeatureKey,
+                                >(
+                                    n
+                                ));
                             for _ in 0..n {
                                 items.push(FinalizedFeatureKey::decode(field, version)?);
                             }

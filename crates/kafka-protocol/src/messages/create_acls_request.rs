@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -119,7 +118,7 @@ impl Decodable for CreateAclsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<AclCreation>::with_capacity(preallocation::<AclCreation>(n));
             for _ in 0..n {
                 items.push(AclCreation::decode(buf, version)?);
             }

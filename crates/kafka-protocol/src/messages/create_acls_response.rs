@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -130,7 +129,8 @@ impl Decodable for CreateAclsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<AclCreationResult>::with_capacity(preallocation::<AclCreationResult>(n));
             for _ in 0..n {
                 items.push(AclCreationResult::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -139,7 +138,9 @@ impl Decodable for CreatePartitionsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<CreatePartitionsTopic>::with_capacity(preallocation::<
+                CreatePartitionsTopic,
+            >(n));
             for _ in 0..n {
                 items.push(CreatePartitionsTopic::decode(buf, version)?);
             }
@@ -266,7 +267,7 @@ impl Decodable for CreatePartitionsAssignment {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }
@@ -415,7 +416,10 @@ impl Decodable for CreatePartitionsTopic {
         let assignments = match get_array_len(buf, flexible)? {
             None => None,
             Some(n) => Some({
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<CreatePartitionsAssignment>::with_capacity(preallocation::<
+                        CreatePartitionsAssignment,
+                    >(n));
                 for _ in 0..n {
                     items.push(CreatePartitionsAssignment::decode(buf, version)?);
                 }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -151,7 +150,8 @@ impl Decodable for CreateTopicsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<CreatableTopic>::with_capacity(preallocation::<CreatableTopic>(n));
             for _ in 0..n {
                 items.push(CreatableTopic::decode(buf, version)?);
             }
@@ -291,7 +291,7 @@ impl Decodable for CreatableReplicaAssignment {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }
@@ -588,7 +588,9 @@ impl Decodable for CreatableTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<CreatableReplicaAssignment>::with_capacity(preallocation::<
+                CreatableReplicaAssignment,
+            >(n));
             for _ in 0..n {
                 items.push(CreatableReplicaAssignment::decode(buf, version)?);
             }
@@ -599,7 +601,9 @@ impl Decodable for CreatableTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<CreatableTopicConfig>::with_capacity(preallocation::<
+                CreatableTopicConfig,
+            >(n));
             for _ in 0..n {
                 items.push(CreatableTopicConfig::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -134,7 +133,9 @@ impl Decodable for CreateTopicsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<CreatableTopicResult>::with_capacity(preallocation::<
+                CreatableTopicResult,
+            >(n));
             for _ in 0..n {
                 items.push(CreatableTopicResult::decode(buf, version)?);
             }
@@ -563,7 +564,12 @@ impl Decodable for CreatableTopicResult {
                 match get_array_len(buf, flexible)? {
                     None => None,
                     Some(n) => Some({
-                        let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                        let mut items =
+                            Vec::<CreatableTopicConfigs>::with_capacity(preallocation::<
+                                CreatableTopicConfigs,
+                            >(
+                                n
+                            ));
                         for _ in 0..n {
                             items.push(CreatableTopicConfigs::decode(buf, version)?);
                         }
@@ -576,7 +582,10 @@ impl Decodable for CreatableTopicResult {
                         what: "non-nullable array",
                         length: -1,
                     })?;
-                    let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                    let mut items =
+                        Vec::<CreatableTopicConfigs>::with_capacity(preallocation::<
+                            CreatableTopicConfigs,
+                        >(n));
                     for _ in 0..n {
                         items.push(CreatableTopicConfigs::decode(buf, version)?);
                     }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -130,7 +129,9 @@ impl Decodable for DeleteAclsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DeleteAclsFilterResult>::with_capacity(preallocation::<
+                DeleteAclsFilterResult,
+            >(n));
             for _ in 0..n {
                 items.push(DeleteAclsFilterResult::decode(buf, version)?);
             }
@@ -520,7 +521,9 @@ impl Decodable for DeleteAclsFilterResult {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DeleteAclsMatchingAcl>::with_capacity(preallocation::<
+                DeleteAclsMatchingAcl,
+            >(n));
             for _ in 0..n {
                 items.push(DeleteAclsMatchingAcl::decode(buf, version)?);
             }

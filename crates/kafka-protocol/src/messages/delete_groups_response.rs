@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -130,7 +129,9 @@ impl Decodable for DeleteGroupsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DeletableGroupResult>::with_capacity(preallocation::<
+                DeletableGroupResult,
+            >(n));
             for _ in 0..n {
                 items.push(DeletableGroupResult::decode(buf, version)?);
             }

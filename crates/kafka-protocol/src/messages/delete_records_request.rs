@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -129,7 +128,8 @@ impl Decodable for DeleteRecordsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<DeleteRecordsTopic>::with_capacity(preallocation::<DeleteRecordsTopic>(n));
             for _ in 0..n {
                 items.push(DeleteRecordsTopic::decode(buf, version)?);
             }
@@ -380,7 +380,9 @@ impl Decodable for DeleteRecordsTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DeleteRecordsPartition>::with_capacity(preallocation::<
+                DeleteRecordsPartition,
+            >(n));
             for _ in 0..n {
                 items.push(DeleteRecordsPartition::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -130,7 +129,9 @@ impl Decodable for DeleteRecordsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DeleteRecordsTopicResult>::with_capacity(preallocation::<
+                DeleteRecordsTopicResult,
+            >(n));
             for _ in 0..n {
                 items.push(DeleteRecordsTopicResult::decode(buf, version)?);
             }
@@ -393,7 +394,9 @@ impl Decodable for DeleteRecordsTopicResult {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DeleteRecordsPartitionResult>::with_capacity(preallocation::<
+                DeleteRecordsPartitionResult,
+            >(n));
             for _ in 0..n {
                 items.push(DeleteRecordsPartitionResult::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -162,7 +161,9 @@ impl Decodable for DescribeAclsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DescribeAclsResource>::with_capacity(preallocation::<
+                DescribeAclsResource,
+            >(n));
             for _ in 0..n {
                 items.push(DescribeAclsResource::decode(buf, version)?);
             }
@@ -480,7 +481,8 @@ impl Decodable for DescribeAclsResource {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<AclDescription>::with_capacity(preallocation::<AclDescription>(n));
             for _ in 0..n {
                 items.push(AclDescription::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -205,7 +204,9 @@ impl Decodable for DescribeClusterResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DescribeClusterBroker>::with_capacity(preallocation::<
+                DescribeClusterBroker,
+            >(n));
             for _ in 0..n {
                 items.push(DescribeClusterBroker::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -163,7 +162,9 @@ impl Decodable for DescribeConfigsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DescribeConfigsResource>::with_capacity(preallocation::<
+                DescribeConfigsResource,
+            >(n));
             for _ in 0..n {
                 items.push(DescribeConfigsResource::decode(buf, version)?);
             }
@@ -330,7 +331,7 @@ impl Decodable for DescribeConfigsResource {
         let configuration_keys = match get_array_len(buf, flexible)? {
             None => None,
             Some(n) => Some({
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<String>::with_capacity(preallocation::<String>(n));
                 for _ in 0..n {
                     items.push(get_string(buf, flexible)?);
                 }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -130,7 +129,9 @@ impl Decodable for DescribeConfigsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DescribeConfigsResult>::with_capacity(preallocation::<
+                DescribeConfigsResult,
+            >(n));
             for _ in 0..n {
                 items.push(DescribeConfigsResult::decode(buf, version)?);
             }
@@ -531,7 +532,9 @@ impl Decodable for DescribeConfigsResourceResult {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<DescribeConfigsSynonym>::with_capacity(preallocation::<
+                    DescribeConfigsSynonym,
+                >(n));
                 for _ in 0..n {
                     items.push(DescribeConfigsSynonym::decode(buf, version)?);
                 }
@@ -749,7 +752,9 @@ impl Decodable for DescribeConfigsResult {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DescribeConfigsResourceResult>::with_capacity(preallocation::<
+                DescribeConfigsResourceResult,
+            >(n));
             for _ in 0..n {
                 items.push(DescribeConfigsResourceResult::decode(buf, version)?);
             }

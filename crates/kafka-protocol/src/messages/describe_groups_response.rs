@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -134,7 +133,8 @@ impl Decodable for DescribeGroupsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<DescribedGroup>::with_capacity(preallocation::<DescribedGroup>(n));
             for _ in 0..n {
                 items.push(DescribedGroup::decode(buf, version)?);
             }
@@ -540,7 +540,9 @@ impl Decodable for DescribedGroup {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<DescribedGroupMember>::with_capacity(preallocation::<
+                DescribedGroupMember,
+            >(n));
             for _ in 0..n {
                 items.push(DescribedGroupMember::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -353,7 +352,7 @@ impl Decodable for FetchRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<FetchTopic>::with_capacity(preallocation::<FetchTopic>(n));
             for _ in 0..n {
                 items.push(FetchTopic::decode(buf, version)?);
             }
@@ -365,7 +364,8 @@ impl Decodable for FetchRequest {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<ForgottenTopic>::with_capacity(preallocation::<ForgottenTopic>(n));
                 for _ in 0..n {
                     items.push(ForgottenTopic::decode(buf, version)?);
                 }
@@ -941,7 +941,8 @@ impl Decodable for FetchTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<FetchPartition>::with_capacity(preallocation::<FetchPartition>(n));
             for _ in 0..n {
                 items.push(FetchPartition::decode(buf, version)?);
             }
@@ -1102,7 +1103,7 @@ impl Decodable for ForgottenTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }

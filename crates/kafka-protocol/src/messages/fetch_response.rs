@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -219,7 +218,9 @@ impl Decodable for FetchResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<FetchableTopicResponse>::with_capacity(preallocation::<
+                FetchableTopicResponse,
+            >(n));
             for _ in 0..n {
                 items.push(FetchableTopicResponse::decode(buf, version)?);
             }
@@ -246,7 +247,10 @@ impl Decodable for FetchResponse {
                                 what: "non-nullable array",
                                 length: -1,
                             })?;
-                            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                            let mut items =
+                                Vec::<NodeEndpoint>::with_capacity(preallocation::<NodeEndpoint>(
+                                    n,
+                                ));
                             for _ in 0..n {
                                 items.push(NodeEndpoint::decode(field, version)?);
                             }
@@ -1011,7 +1015,11 @@ impl Decodable for PartitionData {
                 match get_array_len(buf, flexible)? {
                     None => None,
                     Some(n) => Some({
-                        let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                        let mut items = Vec::<AbortedTransaction>::with_capacity(preallocation::<
+                            AbortedTransaction,
+                        >(
+                            n
+                        ));
                         for _ in 0..n {
                             items.push(AbortedTransaction::decode(buf, version)?);
                         }
@@ -1024,7 +1032,10 @@ impl Decodable for PartitionData {
                         what: "non-nullable array",
                         length: -1,
                     })?;
-                    let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                    let mut items =
+                        Vec::<AbortedTransaction>::with_capacity(
+                            preallocation::<AbortedTransaction>(n),
+                        );
                     for _ in 0..n {
                         items.push(AbortedTransaction::decode(buf, version)?);
                     }
@@ -1266,7 +1277,7 @@ impl Decodable for FetchableTopicResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<PartitionData>::with_capacity(preallocation::<PartitionData>(n));
             for _ in 0..n {
                 items.push(PartitionData::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -284,7 +283,7 @@ impl Decodable for FindCoordinatorResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<Coordinator>::with_capacity(preallocation::<Coordinator>(n));
                 for _ in 0..n {
                     items.push(Coordinator::decode(buf, version)?);
                 }

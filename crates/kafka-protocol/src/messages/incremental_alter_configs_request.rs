@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -129,7 +128,9 @@ impl Decodable for IncrementalAlterConfigsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<AlterConfigsResource>::with_capacity(preallocation::<
+                AlterConfigsResource,
+            >(n));
             for _ in 0..n {
                 items.push(AlterConfigsResource::decode(buf, version)?);
             }
@@ -418,7 +419,8 @@ impl Decodable for AlterConfigsResource {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<AlterableConfig>::with_capacity(preallocation::<AlterableConfig>(n));
             for _ in 0..n {
                 items.push(AlterableConfig::decode(buf, version)?);
             }

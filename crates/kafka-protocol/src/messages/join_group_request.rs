@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -259,7 +258,9 @@ impl Decodable for JoinGroupRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<JoinGroupRequestProtocol>::with_capacity(preallocation::<
+                JoinGroupRequestProtocol,
+            >(n));
             for _ in 0..n {
                 items.push(JoinGroupRequestProtocol::decode(buf, version)?);
             }

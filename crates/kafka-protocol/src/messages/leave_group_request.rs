@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -170,7 +169,8 @@ impl Decodable for LeaveGroupRequest {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<MemberIdentity>::with_capacity(preallocation::<MemberIdentity>(n));
                 for _ in 0..n {
                     items.push(MemberIdentity::decode(buf, version)?);
                 }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -158,7 +157,8 @@ impl Decodable for LeaveGroupResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<MemberResponse>::with_capacity(preallocation::<MemberResponse>(n));
                 for _ in 0..n {
                     items.push(MemberResponse::decode(buf, version)?);
                 }

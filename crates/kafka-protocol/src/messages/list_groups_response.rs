@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -145,7 +144,7 @@ impl Decodable for ListGroupsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<ListedGroup>::with_capacity(preallocation::<ListedGroup>(n));
             for _ in 0..n {
                 items.push(ListedGroup::decode(buf, version)?);
             }

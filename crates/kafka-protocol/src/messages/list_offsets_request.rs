@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -167,7 +166,8 @@ impl Decodable for ListOffsetsRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<ListOffsetsTopic>::with_capacity(preallocation::<ListOffsetsTopic>(n));
             for _ in 0..n {
                 items.push(ListOffsetsTopic::decode(buf, version)?);
             }
@@ -472,7 +472,9 @@ impl Decodable for ListOffsetsTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<ListOffsetsPartition>::with_capacity(preallocation::<
+                ListOffsetsPartition,
+            >(n));
             for _ in 0..n {
                 items.push(ListOffsetsPartition::decode(buf, version)?);
             }

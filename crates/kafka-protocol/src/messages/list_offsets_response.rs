@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -134,7 +133,9 @@ impl Decodable for ListOffsetsResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<ListOffsetsTopicResponse>::with_capacity(preallocation::<
+                ListOffsetsTopicResponse,
+            >(n));
             for _ in 0..n {
                 items.push(ListOffsetsTopicResponse::decode(buf, version)?);
             }
@@ -361,7 +362,7 @@ impl Decodable for ListOffsetsPartitionResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<i64>::with_capacity(preallocation::<i64>(n));
                 for _ in 0..n {
                     items.push(get_i64(buf)?);
                 }
@@ -515,7 +516,9 @@ impl Decodable for ListOffsetsTopicResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<ListOffsetsPartitionResponse>::with_capacity(preallocation::<
+                ListOffsetsPartitionResponse,
+            >(n));
             for _ in 0..n {
                 items.push(ListOffsetsPartitionResponse::decode(buf, version)?);
             }

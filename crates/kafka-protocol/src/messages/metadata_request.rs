@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -202,7 +201,10 @@ impl Decodable for MetadataRequest {
             match get_array_len(buf, flexible)? {
                 None => None,
                 Some(n) => Some({
-                    let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                    let mut items =
+                        Vec::<MetadataRequestTopic>::with_capacity(preallocation::<
+                            MetadataRequestTopic,
+                        >(n));
                     for _ in 0..n {
                         items.push(MetadataRequestTopic::decode(buf, version)?);
                     }
@@ -215,7 +217,9 @@ impl Decodable for MetadataRequest {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<MetadataRequestTopic>::with_capacity(preallocation::<
+                    MetadataRequestTopic,
+                >(n));
                 for _ in 0..n {
                     items.push(MetadataRequestTopic::decode(buf, version)?);
                 }

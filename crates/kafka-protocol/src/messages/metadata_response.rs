@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -221,7 +220,9 @@ impl Decodable for MetadataResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<MetadataResponseBroker>::with_capacity(preallocation::<
+                MetadataResponseBroker,
+            >(n));
             for _ in 0..n {
                 items.push(MetadataResponseBroker::decode(buf, version)?);
             }
@@ -242,7 +243,9 @@ impl Decodable for MetadataResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<MetadataResponseTopic>::with_capacity(preallocation::<
+                MetadataResponseTopic,
+            >(n));
             for _ in 0..n {
                 items.push(MetadataResponseTopic::decode(buf, version)?);
             }
@@ -647,7 +650,7 @@ impl Decodable for MetadataResponsePartition {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }
@@ -658,7 +661,7 @@ impl Decodable for MetadataResponsePartition {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }
@@ -670,7 +673,7 @@ impl Decodable for MetadataResponsePartition {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
                 for _ in 0..n {
                     items.push(get_i32(buf)?);
                 }
@@ -914,7 +917,9 @@ impl Decodable for MetadataResponseTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<MetadataResponsePartition>::with_capacity(preallocation::<
+                MetadataResponsePartition,
+            >(n));
             for _ in 0..n {
                 items.push(MetadataResponsePartition::decode(buf, version)?);
             }

@@ -11,10 +11,6 @@ use bytes::{BufMut, Bytes};
 use crate::error::Result;
 use crate::message::{Decodable, Encodable, VersionRange};
 
-/// Arrays are never preallocated beyond this many elements, whatever their length prefix
-/// claims: a hostile prefix then costs at most what the elements actually decoded cost.
-pub(crate) const MAX_PREALLOCATED_ELEMENTS: usize = 1024;
-
 pub mod add_offsets_to_txn_request;
 pub mod add_offsets_to_txn_response;
 pub mod add_partitions_to_txn_request;

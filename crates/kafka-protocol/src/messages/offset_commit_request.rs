@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -232,7 +231,9 @@ impl Decodable for OffsetCommitRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetCommitRequestTopic>::with_capacity(preallocation::<
+                OffsetCommitRequestTopic,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetCommitRequestTopic::decode(buf, version)?);
             }
@@ -575,7 +576,9 @@ impl Decodable for OffsetCommitRequestTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetCommitRequestPartition>::with_capacity(preallocation::<
+                OffsetCommitRequestPartition,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetCommitRequestPartition::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -134,7 +133,9 @@ impl Decodable for OffsetCommitResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetCommitResponseTopic>::with_capacity(preallocation::<
+                OffsetCommitResponseTopic,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetCommitResponseTopic::decode(buf, version)?);
             }
@@ -386,7 +387,9 @@ impl Decodable for OffsetCommitResponseTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetCommitResponsePartition>::with_capacity(preallocation::<
+                OffsetCommitResponsePartition,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetCommitResponsePartition::decode(buf, version)?);
             }

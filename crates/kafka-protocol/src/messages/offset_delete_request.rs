@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -119,7 +118,9 @@ impl Decodable for OffsetDeleteRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetDeleteRequestTopic>::with_capacity(preallocation::<
+                OffsetDeleteRequestTopic,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetDeleteRequestTopic::decode(buf, version)?);
             }
@@ -312,7 +313,9 @@ impl Decodable for OffsetDeleteRequestTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetDeleteRequestPartition>::with_capacity(preallocation::<
+                OffsetDeleteRequestPartition,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetDeleteRequestPartition::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -229,7 +228,12 @@ impl Decodable for OffsetFetchRequest {
                 match get_array_len(buf, flexible)? {
                     None => None,
                     Some(n) => Some({
-                        let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                        let mut items =
+                            Vec::<OffsetFetchRequestTopic>::with_capacity(preallocation::<
+                                OffsetFetchRequestTopic,
+                            >(
+                                n
+                            ));
                         for _ in 0..n {
                             items.push(OffsetFetchRequestTopic::decode(buf, version)?);
                         }
@@ -242,7 +246,10 @@ impl Decodable for OffsetFetchRequest {
                         what: "non-nullable array",
                         length: -1,
                     })?;
-                    let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                    let mut items =
+                        Vec::<OffsetFetchRequestTopic>::with_capacity(preallocation::<
+                            OffsetFetchRequestTopic,
+                        >(n));
                     for _ in 0..n {
                         items.push(OffsetFetchRequestTopic::decode(buf, version)?);
                     }
@@ -258,7 +265,9 @@ impl Decodable for OffsetFetchRequest {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<OffsetFetchRequestGroup>::with_capacity(preallocation::<
+                    OffsetFetchRequestGroup,
+                >(n));
                 for _ in 0..n {
                     items.push(OffsetFetchRequestGroup::decode(buf, version)?);
                 }
@@ -418,7 +427,7 @@ impl Decodable for OffsetFetchRequestTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }
@@ -533,7 +542,7 @@ impl Decodable for OffsetFetchRequestTopics {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<i32>::with_capacity(preallocation::<i32>(n));
             for _ in 0..n {
                 items.push(get_i32(buf)?);
             }
@@ -715,7 +724,9 @@ impl Decodable for OffsetFetchRequestGroup {
         let topics = match get_array_len(buf, flexible)? {
             None => None,
             Some(n) => Some({
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<OffsetFetchRequestTopics>::with_capacity(preallocation::<
+                    OffsetFetchRequestTopics,
+                >(n));
                 for _ in 0..n {
                     items.push(OffsetFetchRequestTopics::decode(buf, version)?);
                 }

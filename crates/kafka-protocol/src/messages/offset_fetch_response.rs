@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -192,7 +191,9 @@ impl Decodable for OffsetFetchResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<OffsetFetchResponseTopic>::with_capacity(preallocation::<
+                    OffsetFetchResponseTopic,
+                >(n));
                 for _ in 0..n {
                     items.push(OffsetFetchResponseTopic::decode(buf, version)?);
                 }
@@ -212,7 +213,9 @@ impl Decodable for OffsetFetchResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items = Vec::<OffsetFetchResponseGroup>::with_capacity(preallocation::<
+                    OffsetFetchResponseGroup,
+                >(n));
                 for _ in 0..n {
                     items.push(OffsetFetchResponseGroup::decode(buf, version)?);
                 }
@@ -541,7 +544,9 @@ impl Decodable for OffsetFetchResponseTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetFetchResponsePartition>::with_capacity(preallocation::<
+                OffsetFetchResponsePartition,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetFetchResponsePartition::decode(buf, version)?);
             }
@@ -812,7 +817,9 @@ impl Decodable for OffsetFetchResponseTopics {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetFetchResponsePartitions>::with_capacity(preallocation::<
+                OffsetFetchResponsePartitions,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetFetchResponsePartitions::decode(buf, version)?);
             }
@@ -942,7 +949,9 @@ impl Decodable for OffsetFetchResponseGroup {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetFetchResponseTopics>::with_capacity(preallocation::<
+                OffsetFetchResponseTopics,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetFetchResponseTopics::decode(buf, version)?);
             }

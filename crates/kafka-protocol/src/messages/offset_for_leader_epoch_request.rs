@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -134,7 +133,9 @@ impl Decodable for OffsetForLeaderEpochRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetForLeaderTopic>::with_capacity(preallocation::<
+                OffsetForLeaderTopic,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetForLeaderTopic::decode(buf, version)?);
             }
@@ -405,7 +406,9 @@ impl Decodable for OffsetForLeaderTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetForLeaderPartition>::with_capacity(preallocation::<
+                OffsetForLeaderPartition,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetForLeaderPartition::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -134,7 +133,9 @@ impl Decodable for OffsetForLeaderEpochResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<OffsetForLeaderTopicResult>::with_capacity(preallocation::<
+                OffsetForLeaderTopicResult,
+            >(n));
             for _ in 0..n {
                 items.push(OffsetForLeaderTopicResult::decode(buf, version)?);
             }
@@ -418,7 +419,8 @@ impl Decodable for OffsetForLeaderTopicResult {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<EpochEndOffset>::with_capacity(preallocation::<EpochEndOffset>(n));
             for _ in 0..n {
                 items.push(EpochEndOffset::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -190,7 +189,8 @@ impl Decodable for ProduceRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<TopicProduceData>::with_capacity(preallocation::<TopicProduceData>(n));
             for _ in 0..n {
                 items.push(TopicProduceData::decode(buf, version)?);
             }
@@ -461,7 +461,9 @@ impl Decodable for TopicProduceData {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<PartitionProduceData>::with_capacity(preallocation::<
+                PartitionProduceData,
+            >(n));
             for _ in 0..n {
                 items.push(PartitionProduceData::decode(buf, version)?);
             }

@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -180,7 +179,9 @@ impl Decodable for ProduceResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<TopicProduceResponse>::with_capacity(preallocation::<
+                TopicProduceResponse,
+            >(n));
             for _ in 0..n {
                 items.push(TopicProduceResponse::decode(buf, version)?);
             }
@@ -208,7 +209,10 @@ impl Decodable for ProduceResponse {
                                 what: "non-nullable array",
                                 length: -1,
                             })?;
-                            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                            let mut items =
+                                Vec::<NodeEndpoint>::with_capacity(preallocation::<NodeEndpoint>(
+                                    n,
+                                ));
                             for _ in 0..n {
                                 items.push(NodeEndpoint::decode(field, version)?);
                             }
@@ -695,7 +699,10 @@ impl Decodable for PartitionProduceResponse {
                     what: "non-nullable array",
                     length: -1,
                 })?;
-                let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+                let mut items =
+                    Vec::<BatchIndexAndErrorMessage>::with_capacity(preallocation::<
+                        BatchIndexAndErrorMessage,
+                    >(n));
                 for _ in 0..n {
                     items.push(BatchIndexAndErrorMessage::decode(buf, version)?);
                 }
@@ -881,7 +888,9 @@ impl Decodable for TopicProduceResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<PartitionProduceResponse>::with_capacity(preallocation::<
+                PartitionProduceResponse,
+            >(n));
             for _ in 0..n {
                 items.push(PartitionProduceResponse::decode(buf, version)?);
             }

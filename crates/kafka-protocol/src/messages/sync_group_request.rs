@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -283,7 +282,9 @@ impl Decodable for SyncGroupRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<SyncGroupRequestAssignment>::with_capacity(preallocation::<
+                SyncGroupRequestAssignment,
+            >(n));
             for _ in 0..n {
                 items.push(SyncGroupRequestAssignment::decode(buf, version)?);
             }

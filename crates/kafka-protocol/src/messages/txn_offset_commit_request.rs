@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -262,7 +261,9 @@ impl Decodable for TxnOffsetCommitRequest {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<TxnOffsetCommitRequestTopic>::with_capacity(preallocation::<
+                TxnOffsetCommitRequestTopic,
+            >(n));
             for _ in 0..n {
                 items.push(TxnOffsetCommitRequestTopic::decode(buf, version)?);
             }
@@ -580,7 +581,9 @@ impl Decodable for TxnOffsetCommitRequestTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<TxnOffsetCommitRequestPartition>::with_capacity(preallocation::<
+                TxnOffsetCommitRequestPartition,
+            >(n));
             for _ in 0..n {
                 items.push(TxnOffsetCommitRequestPartition::decode(buf, version)?);
             }

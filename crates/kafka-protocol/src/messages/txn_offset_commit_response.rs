@@ -12,7 +12,6 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::MAX_PREALLOCATED_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
@@ -130,7 +129,9 @@ impl Decodable for TxnOffsetCommitResponse {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items = Vec::<TxnOffsetCommitResponseTopic>::with_capacity(preallocation::<
+                TxnOffsetCommitResponseTopic,
+            >(n));
             for _ in 0..n {
                 items.push(TxnOffsetCommitResponseTopic::decode(buf, version)?);
             }
@@ -380,7 +381,10 @@ impl Decodable for TxnOffsetCommitResponseTopic {
                 what: "non-nullable array",
                 length: -1,
             })?;
-            let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
+            let mut items =
+                Vec::<TxnOffsetCommitResponsePartition>::with_capacity(preallocation::<
+                    TxnOffsetCommitResponsePartition,
+                >(n));
             for _ in 0..n {
                 items.push(TxnOffsetCommitResponsePartition::decode(buf, version)?);
             }
