@@ -1,7 +1,20 @@
 //! `cargo xtask ci`: the one command CI and the README run.
+//!
+//! It installs what the end-to-end tests need on a fresh machine (Debian's `kcat`; the Python
+//! clients `confluent-kafka` and `kafka-python` with `pytest` in a virtualenv under `target/`),
+//! then checks formatting, clippy, the generated code and the docs, runs every Rust test, and
+//! runs the end-to-end tests in `tests/e2e` against the `broker` binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Python packages of the end-to-end tests, pinned so CI runs what was tested.
+const PYTHON_PACKAGES: &[&str] = &[
+    "confluent-kafka==2.16.1",
+    "kafka-python==3.0.12",
+    "pytest==9.2.0",
+    "pytest-timeout==2.4.0",
+];
 
 fn step(root: &Path, name: &str, program: &str, args: &[&str]) -> Result<(), String> {
     step_env(root, name, program, args, &[])
@@ -28,10 +41,57 @@ fn step_env(
     }
 }
 
-pub fn run(root: &Path, install: bool) -> Result<(), String> {
-    if install {
-        // Nothing outside cargo is needed yet; end-to-end tests with kcat and the Python
-        // clients install them here when they arrive.
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn venv(root: &Path) -> PathBuf {
+    root.join("target").join("e2e-venv")
+}
+
+/// Installs kcat and the Python clients if missing.
+pub fn install(root: &Path) -> Result<(), String> {
+    if !have("kcat") && !have("kafkacat") {
+        let sudo = if have("id")
+            && Command::new("id")
+                .arg("-u")
+                .output()
+                .map(|o| o.stdout == b"0\n")
+                .unwrap_or(false)
+        {
+            ""
+        } else {
+            "sudo "
+        };
+        step(
+            root,
+            "install kcat",
+            "sh",
+            &["-c", &format!("{sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -qq kcat")],
+        )?;
+    }
+    let venv = venv(root);
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        step(
+            root,
+            "python venv",
+            "python3",
+            &["-m", "venv", &venv.display().to_string()],
+        )?;
+    }
+    let mut args = vec!["-m", "pip", "install", "-q", "--disable-pip-version-check"];
+    args.extend(PYTHON_PACKAGES);
+    step(root, "python clients", &python.display().to_string(), &args)
+}
+
+pub fn run(root: &Path, install_deps: bool) -> Result<(), String> {
+    if install_deps {
+        install(root)?;
     }
     step(root, "fmt", "cargo", &["fmt", "--all", "--", "--check"])?;
     step(
@@ -62,5 +122,27 @@ pub fn run(root: &Path, install: bool) -> Result<(), String> {
         &["doc", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
-    Ok(())
+    e2e(root)
+}
+
+/// Runs the end-to-end tests against a freshly built broker.
+pub fn e2e(root: &Path) -> Result<(), String> {
+    step(root, "build broker", "cargo", &["build", "-p", "broker"])?;
+    let python = venv(root).join("bin").join("python");
+    let broker = root.join("target").join("debug").join("broker");
+    step_env(
+        root,
+        "e2e",
+        &python.display().to_string(),
+        &[
+            "-m",
+            "pytest",
+            "tests/e2e",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--timeout=300",
+        ],
+        &[("BROKER_BIN", &broker.display().to_string())],
+    )
 }

@@ -29,6 +29,12 @@ enum Cmd {
         #[arg(long)]
         no_install: bool,
     },
+    /// Install the end-to-end test clients and run the end-to-end tests only.
+    E2e {
+        /// Skip installing test prerequisites.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Generate the message codecs from Kafka's JSON definitions.
     Codegen {
         /// Fail if the committed code differs from what would be generated.
@@ -52,6 +58,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Ci { no_install } => ci::run(&root, !no_install),
         Cmd::Codegen { check, input } => codegen::run(&root, input, check),
+        Cmd::E2e { no_install } => (if no_install {
+            Ok(())
+        } else {
+            ci::install(&root)
+        })
+        .and_then(|_| ci::e2e(&root)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,20 +1,112 @@
-//! The `broker` binary.
+//! The `broker` binary: `broker [--config FILE] [--override key=value]... [--data-dir DIR]`.
 //!
-//! Today it only reports its version and the protocol it speaks; the broker issue puts
-//! `KafkaApis`, the log and the group coordinator behind `kafka-server` here.
+//! With no arguments it serves PLAINTEXT on 127.0.0.1:9092 with data in `./kafka-data`.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker::config::{parse_properties, reference_markdown};
+use broker::{Broker, BrokerConfig};
 use clap::Parser;
 
 /// A Kafka-compatible broker.
 #[derive(Debug, Parser)]
-#[command(name = "broker", version, about)]
-struct Cli {}
+#[command(
+    name = "broker",
+    version,
+    about,
+    after_help = "Every server.properties key this broker honours: broker --describe-config"
+)]
+struct Cli {
+    /// A server.properties file.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Sets a key, overriding the file (repeatable): --override log.retention.hours=1
+    #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// The log directory (sets log.dirs).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Prints every configuration key with its default and meaning, then exits.
+    #[arg(long)]
+    describe_config: bool,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    println!(
-        "broker {}: the wire protocol codec is in place ({} APIs); serving is not implemented yet",
-        env!("CARGO_PKG_VERSION"),
-        kafka_protocol::ApiKey::ALL.len()
-    );
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if cli.describe_config {
+        print!("{}", reference_markdown());
+        return ExitCode::SUCCESS;
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("broker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> broker::Result<()> {
+    let mut values = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                broker::Error::Config(format!("cannot read {}: {e}", path.display()))
+            })?;
+            parse_properties(&text)?
+        }
+        None => Default::default(),
+    };
+    for o in &cli.overrides {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| broker::Error::Config(format!("--override {o:?} is not key=value")))?;
+        values.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(dir) = &cli.data_dir {
+        values.insert("log.dirs".to_string(), dir.display().to_string());
+    }
+    let config = BrokerConfig::new(values)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let broker = Broker::start(config.clone())?;
+    let dirs: Vec<String> = config
+        .log_dirs()
+        .iter()
+        .map(|d| {
+            std::fs::canonicalize(d)
+                .unwrap_or_else(|_| d.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
+    for (name, addr) in broker.bound_addresses() {
+        println!(
+            "broker {}: listening on {name}://{addr}",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    println!("data in {}", dirs.join(", "));
+    if let Some(addr) = broker.prometheus_address() {
+        println!("metrics at http://{addr}/metrics");
+    }
+    println!("cluster id {}", broker.cluster_id());
+    while !stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("broker: shutting down");
+    broker.shutdown();
+    Ok(())
 }

@@ -1,0 +1,516 @@
+//! Fetch: reads from the log, fetch sessions (KIP-227) as Kafka 4.x clients use them, and a
+//! purgatory that parks fetches waiting for `min.bytes` until an append or `max.wait.ms`,
+//! without holding a handler thread.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestKind, ResponseKind};
+use kafka_protocol::{ErrorCode, Uuid};
+use kafka_server::{Request, ResponseSender};
+use kafka_storage::TopicPartition;
+
+use super::BrokerState;
+
+/// Fetch sessions kept at most (Kafka's `max.incremental.fetch.session.cache.slots`).
+const MAX_SESSIONS: usize = 1000;
+/// A parked fetch never waits longer than this, whatever it asked for.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+struct CachedPartition {
+    topic_id: Uuid,
+    fetch_offset: i64,
+    max_bytes: i32,
+    last_high_watermark: i64,
+    last_log_start: i64,
+}
+
+#[derive(Debug)]
+struct Session {
+    next_epoch: i32,
+    partitions: BTreeMap<(String, i32), CachedPartition>,
+    last_used: Instant,
+}
+
+/// Incremental fetch sessions by id.
+#[derive(Debug, Default)]
+pub struct FetchSessionCache {
+    sessions: Mutex<HashMap<i32, Session>>,
+}
+
+/// One partition to read.
+#[derive(Debug, Clone)]
+struct Planned {
+    topic: String,
+    topic_id: Uuid,
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: i32,
+    /// Set when the topic id is unknown.
+    error: Option<ErrorCode>,
+}
+
+/// What a fetch will read and how to answer.
+#[derive(Debug, Clone)]
+struct Plan {
+    partitions: Vec<Planned>,
+    max_bytes: usize,
+    min_bytes: usize,
+    read_committed: bool,
+    /// Session id to answer with, and whether the answer is incremental.
+    session: Option<(i32, bool)>,
+    top_error: ErrorCode,
+}
+
+impl FetchSessionCache {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<i32, Session>) -> T) -> T {
+        let mut s = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s)
+    }
+
+    /// Drops a deleted topic from every session.
+    pub fn forget_topic(&self, topic: &str) {
+        self.with(|s| {
+            for session in s.values_mut() {
+                session.partitions.retain(|(t, _), _| t != topic);
+            }
+        });
+    }
+
+    fn new_session_id(sessions: &HashMap<i32, Session>) -> i32 {
+        loop {
+            let mut b = [0u8; 4];
+            let _ = getrandom::getrandom(&mut b);
+            let id = (i32::from_be_bytes(b) & i32::MAX).max(1);
+            if !sessions.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Updates the cached state of the partitions answered, and says which to include.
+    fn filter_incremental(
+        &self,
+        session_id: i32,
+        data: &mut Vec<(Planned, PartitionData)>,
+        incremental: bool,
+    ) {
+        self.with(|s| {
+            let Some(session) = s.get_mut(&session_id) else {
+                return;
+            };
+            data.retain(|(p, d)| {
+                let Some(cached) = session.partitions.get_mut(&(p.topic.clone(), p.partition))
+                else {
+                    return true;
+                };
+                let changed = d.error_code != 0
+                    || d.records.as_ref().is_some_and(|r| !r.is_empty())
+                    || d.high_watermark != cached.last_high_watermark
+                    || d.log_start_offset != cached.last_log_start;
+                cached.last_high_watermark = d.high_watermark;
+                cached.last_log_start = d.log_start_offset;
+                !incremental || changed
+            });
+        });
+    }
+}
+
+fn resolve(
+    state: &BrokerState,
+    version: i16,
+    name: &str,
+    id: Uuid,
+) -> (String, Uuid, Option<ErrorCode>) {
+    if version >= 13 {
+        match state.topics.get_by_id(&id) {
+            Some(t) => (t.name, id, None),
+            None => (String::new(), id, Some(ErrorCode::UnknownTopicId)),
+        }
+    } else {
+        let id = state.topics.get(name).map(|t| t.id).unwrap_or(Uuid::ZERO);
+        (name.to_string(), id, None)
+    }
+}
+
+fn plan(state: &BrokerState, version: i16, req: &FetchRequest) -> Plan {
+    let requested: Vec<Planned> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            let (topic, topic_id, error) = resolve(state, version, &t.topic, t.topic_id);
+            t.partitions.iter().map(move |p| Planned {
+                topic: topic.clone(),
+                topic_id,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+                error,
+            })
+        })
+        .collect();
+    let mut plan = Plan {
+        partitions: requested.clone(),
+        max_bytes: req.max_bytes.max(0) as usize,
+        min_bytes: req.min_bytes.max(0) as usize,
+        read_committed: req.isolation_level == 1,
+        session: None,
+        top_error: ErrorCode::None,
+    };
+    if version < 7 {
+        return plan;
+    }
+    let cache = &state.fetch_sessions;
+    match (req.session_id, req.session_epoch) {
+        (0, -1) => {}
+        (id, -1) => {
+            cache.with(|s| s.remove(&id));
+        }
+        (id, 0) => {
+            let new_id = cache.with(|s| {
+                s.remove(&id);
+                if s.len() >= MAX_SESSIONS {
+                    if let Some(oldest) = s.iter().min_by_key(|(_, v)| v.last_used).map(|(k, _)| *k)
+                    {
+                        s.remove(&oldest);
+                    }
+                }
+                let new_id = FetchSessionCache::new_session_id(s);
+                let partitions = requested
+                    .iter()
+                    .filter(|p| p.error.is_none())
+                    .map(|p| {
+                        (
+                            (p.topic.clone(), p.partition),
+                            CachedPartition {
+                                topic_id: p.topic_id,
+                                fetch_offset: p.fetch_offset,
+                                max_bytes: p.max_bytes,
+                                last_high_watermark: -1,
+                                last_log_start: -1,
+                            },
+                        )
+                    })
+                    .collect();
+                s.insert(
+                    new_id,
+                    Session {
+                        next_epoch: 1,
+                        partitions,
+                        last_used: Instant::now(),
+                    },
+                );
+                new_id
+            });
+            plan.session = Some((new_id, false));
+        }
+        (id, epoch) => {
+            let outcome = cache.with(|s| {
+                let Some(session) = s.get_mut(&id) else {
+                    return Err(ErrorCode::FetchSessionIdNotFound);
+                };
+                if session.next_epoch != epoch {
+                    return Err(ErrorCode::InvalidFetchSessionEpoch);
+                }
+                session.next_epoch = if epoch == i32::MAX { 1 } else { epoch + 1 };
+                session.last_used = Instant::now();
+                for p in requested.iter().filter(|p| p.error.is_none()) {
+                    let entry = session
+                        .partitions
+                        .entry((p.topic.clone(), p.partition))
+                        .or_insert(CachedPartition {
+                            topic_id: p.topic_id,
+                            fetch_offset: p.fetch_offset,
+                            max_bytes: p.max_bytes,
+                            last_high_watermark: -1,
+                            last_log_start: -1,
+                        });
+                    entry.fetch_offset = p.fetch_offset;
+                    entry.max_bytes = p.max_bytes;
+                }
+                for f in &req.forgotten_topics_data {
+                    let (topic, _, _) = resolve(state, version, &f.topic, f.topic_id);
+                    for part in &f.partitions {
+                        session.partitions.remove(&(topic.clone(), *part));
+                    }
+                }
+                Ok(session
+                    .partitions
+                    .iter()
+                    .map(|((topic, partition), c)| Planned {
+                        topic: topic.clone(),
+                        topic_id: c.topic_id,
+                        partition: *partition,
+                        fetch_offset: c.fetch_offset,
+                        max_bytes: c.max_bytes,
+                        error: None,
+                    })
+                    .chain(requested.iter().filter(|p| p.error.is_some()).cloned())
+                    .collect::<Vec<_>>())
+            });
+            match outcome {
+                Ok(parts) => {
+                    plan.partitions = parts;
+                    plan.session = Some((id, true));
+                }
+                Err(code) => {
+                    plan.partitions.clear();
+                    plan.top_error = code;
+                }
+            }
+        }
+    }
+    plan
+}
+
+/// Reads what `plan` asks for; returns the data and the bytes of records read.
+fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize) {
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(plan.partitions.len());
+    for p in &plan.partitions {
+        let mut d = PartitionData::default()
+            .with_partition_index(p.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1);
+        if plan.read_committed {
+            d = d.with_aborted_transactions(Some(Vec::new()));
+        } else {
+            d = d.with_aborted_transactions(None);
+        }
+        if let Some(code) = p.error {
+            out.push((p.clone(), d.with_error_code(code.code())));
+            continue;
+        }
+        let tp = TopicPartition {
+            topic: p.topic.clone(),
+            partition: p.partition,
+        };
+        let Some(log) = state.logs.get_log(&tp) else {
+            out.push((
+                p.clone(),
+                d.with_error_code(ErrorCode::UnknownTopicOrPartition.code()),
+            ));
+            continue;
+        };
+        let hw = log.high_watermark();
+        d = d
+            .with_high_watermark(hw)
+            .with_last_stable_offset(hw)
+            .with_log_start_offset(log.log_start_offset());
+        let budget = plan
+            .max_bytes
+            .saturating_sub(total)
+            .min(p.max_bytes.max(0) as usize);
+        if budget == 0 && total > 0 {
+            out.push((p.clone(), d.with_records(Some(Bytes::new()))));
+            continue;
+        }
+        match log.read(p.fetch_offset, budget, Some(hw), total == 0) {
+            Ok(info) => {
+                let records = match info.records {
+                    Some(region) => {
+                        let mut buf = vec![0u8; region.len];
+                        match region.file.read_exact_at(&mut buf, region.position) {
+                            Ok(()) => Bytes::from(buf),
+                            Err(e) => {
+                                tracing::warn!(%tp, error = %e, "reading the log failed");
+                                out.push((
+                                    p.clone(),
+                                    d.with_error_code(ErrorCode::KafkaStorageError.code()),
+                                ));
+                                continue;
+                            }
+                        }
+                    }
+                    None => Bytes::new(),
+                };
+                total += records.len();
+                out.push((p.clone(), d.with_records(Some(records))));
+            }
+            Err(e) => {
+                let code = super::errors::storage_error_code(&e);
+                out.push((p.clone(), d.with_error_code(code.code())));
+            }
+        }
+    }
+    (out, total)
+}
+
+fn respond(
+    state: &BrokerState,
+    request: &Request,
+    plan: &Plan,
+    mut data: Vec<(Planned, PartitionData)>,
+    sender: &ResponseSender,
+) {
+    let version = request.api_version;
+    if let Some((id, incremental)) = plan.session {
+        state
+            .fetch_sessions
+            .filter_incremental(id, &mut data, incremental);
+    }
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    for (p, d) in data {
+        let same = topics.last().is_some_and(|t| {
+            if version >= 13 {
+                t.topic_id == p.topic_id
+            } else {
+                t.topic == p.topic
+            }
+        });
+        if !same {
+            let mut t = FetchableTopicResponse::default();
+            if version >= 13 {
+                t.topic_id = p.topic_id;
+            } else {
+                t.topic = p.topic.clone();
+            }
+            topics.push(t);
+        }
+        if let Some(t) = topics.last_mut() {
+            t.partitions.push(d);
+        }
+    }
+    let body = FetchResponse::default()
+        .with_error_code(plan.top_error.code())
+        .with_session_id(plan.session.map_or(0, |(id, _)| id))
+        .with_responses(topics);
+    match request.respond(&ResponseKind::Fetch(body)) {
+        Ok(r) => sender.send(r),
+        Err(e) => {
+            tracing::error!(error = %e, "encoding a fetch response failed");
+            sender.send(request.close_connection());
+        }
+    }
+}
+
+/// Serves a fetch now, or parks it until data arrives or its wait ends.
+pub(super) fn fetch(state: &Arc<BrokerState>, mut request: Request, sender: &ResponseSender) {
+    let RequestKind::Fetch(req) = &request.body else {
+        return;
+    };
+    let plan = plan(state, request.api_version, req);
+    let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT);
+    let (data, bytes) = read(state, &plan);
+    let has_error =
+        data.iter().any(|(_, d)| d.error_code != 0) || plan.top_error != ErrorCode::None;
+    if bytes >= plan.min_bytes || max_wait.is_zero() || has_error || plan.partitions.is_empty() {
+        respond(state, &request, &plan, data, sender);
+        return;
+    }
+    request.times.api_local_complete = Some(Instant::now());
+    // The parked request no longer needs its body: drop it so the receive memory is returned.
+    request.body = RequestKind::Fetch(FetchRequest::default());
+    state.purgatory.park(Waiter {
+        request,
+        sender: sender.clone(),
+        plan,
+        deadline: Instant::now() + max_wait,
+    });
+}
+
+/// A parked fetch.
+#[derive(Debug)]
+pub(super) struct Waiter {
+    request: Request,
+    sender: ResponseSender,
+    plan: Plan,
+    deadline: Instant,
+}
+
+/// Fetches waiting for data; woken by appends, expired by a timer.
+#[derive(Debug, Default)]
+pub struct FetchPurgatory {
+    waiters: Mutex<Vec<Waiter>>,
+    wakeup: Condvar,
+    appends: AtomicU64,
+    shutdown: AtomicBool,
+}
+
+impl FetchPurgatory {
+    fn park(&self, w: Waiter) {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w);
+        self.wakeup.notify_one();
+    }
+
+    /// Something was appended: parked fetches should look again.
+    pub fn notify(&self) {
+        self.appends.fetch_add(1, Ordering::Release);
+        self.wakeup.notify_one();
+    }
+
+    /// Stops the purgatory thread, answering every parked fetch.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        self.wakeup.notify_all();
+    }
+
+    /// Number of parked fetches.
+    pub fn len(&self) -> usize {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no fetch is parked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The purgatory thread's loop.
+    pub fn run(&self, state: &BrokerState) {
+        let mut seen = self.appends.load(Ordering::Acquire);
+        loop {
+            let stopping = self.shutdown.load(Ordering::Acquire);
+            let now = Instant::now();
+            let appended = self.appends.load(Ordering::Acquire);
+            let fresh = appended != seen;
+            seen = appended;
+            let due: Vec<Waiter> = {
+                let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+                if stopping || fresh {
+                    std::mem::take(&mut *waiters)
+                } else {
+                    let (due, keep): (Vec<_>, Vec<_>) =
+                        waiters.drain(..).partition(|w| w.deadline <= now);
+                    *waiters = keep;
+                    due
+                }
+            };
+            for w in due {
+                let (data, bytes) = read(state, &w.plan);
+                let expired = w.deadline <= Instant::now();
+                if bytes >= w.plan.min_bytes || expired || stopping {
+                    respond(state, &w.request, &w.plan, data, &w.sender);
+                } else {
+                    self.waiters
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(w);
+                }
+            }
+            if stopping {
+                return;
+            }
+            let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            let next = waiters.iter().map(|w| w.deadline).min();
+            let timeout = next.map_or(Duration::from_millis(500), |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if self.appends.load(Ordering::Acquire) == seen
+                && !self.shutdown.load(Ordering::Acquire)
+            {
+                let _ = self
+                    .wakeup
+                    .wait_timeout(waiters, timeout.max(Duration::from_millis(1)));
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Produce and InitProducerId.
+
+use bytes::Bytes;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{
+    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ResponseKind,
+};
+use kafka_protocol::records::RecordBatches;
+use kafka_protocol::ErrorCode;
+use kafka_server::Request;
+use kafka_storage::TopicPartition;
+
+use super::producer_state::{BatchMeta, SequenceCheck};
+use super::{errors::storage_error_code, now_ms, BrokerState};
+
+/// Produces; `None` means acks=0 (no response is written).
+pub(super) fn produce(
+    state: &BrokerState,
+    request: &Request,
+    req: &ProduceRequest,
+) -> Option<ResponseKind> {
+    let acks = req.acks;
+    if req.transactional_id.is_some() {
+        // Transactions are not served yet: refuse clearly rather than corrupt state.
+        return Some(error_response(
+            req,
+            ErrorCode::TransactionalIdAuthorizationFailed,
+        ));
+    }
+    if !matches!(acks, -1..=1) {
+        return Some(error_response(req, ErrorCode::InvalidRequiredAcks));
+    }
+    let _ = request;
+    let now = now_ms();
+    let mut appended = false;
+    let responses = req
+        .topic_data
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partition_data
+                .iter()
+                .map(|p| {
+                    let tp = TopicPartition {
+                        topic: topic.name.clone(),
+                        partition: p.index,
+                    };
+                    let r = produce_partition(state, &tp, p.records.clone(), now);
+                    if r.error_code == 0 {
+                        appended = true;
+                    }
+                    r
+                })
+                .collect();
+            TopicProduceResponse::default()
+                .with_name(topic.name.clone())
+                .with_partition_responses(partitions)
+        })
+        .collect();
+    if appended {
+        state.purgatory.notify();
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ResponseKind::Produce(
+        ProduceResponse::default().with_responses(responses),
+    ))
+}
+
+fn error_response(req: &ProduceRequest, code: ErrorCode) -> ResponseKind {
+    ResponseKind::Produce(
+        ProduceResponse::default().with_responses(
+            req.topic_data
+                .iter()
+                .map(|t| {
+                    TopicProduceResponse::default()
+                        .with_name(t.name.clone())
+                        .with_partition_responses(
+                            t.partition_data
+                                .iter()
+                                .map(|p| {
+                                    PartitionProduceResponse::default()
+                                        .with_index(p.index)
+                                        .with_error_code(code.code())
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
+    )
+}
+
+fn produce_partition(
+    state: &BrokerState,
+    tp: &TopicPartition,
+    records: Option<Bytes>,
+    now: i64,
+) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default().with_index(tp.partition);
+    let fail = |code: ErrorCode, msg: Option<String>| {
+        response
+            .clone()
+            .with_error_code(code.code())
+            .with_error_message(msg)
+    };
+    let Some(log) = state.logs.get_log(tp) else {
+        return fail(ErrorCode::UnknownTopicOrPartition, None);
+    };
+    let Some(records) = records.filter(|r| !r.is_empty()) else {
+        return fail(ErrorCode::CorruptMessage, Some("empty record set".into()));
+    };
+    // Idempotence: the producer of each batch, checked and recorded under the partition's
+    // producer lock so a retry racing its original is seen as a duplicate.
+    let mut batches = Vec::new();
+    for batch in RecordBatches::new(records.clone()) {
+        match batch {
+            Ok(b) => batches.push((
+                b.producer_id(),
+                b.producer_epoch(),
+                b.base_sequence(),
+                b.last_sequence(),
+                i64::from(b.last_offset_delta()),
+            )),
+            Err(e) => return fail(ErrorCode::CorruptMessage, Some(e.to_string())),
+        }
+    }
+    let producers = state.producers.partition(tp);
+    let mut producers = producers.lock().unwrap_or_else(|e| e.into_inner());
+    for (pid, epoch, first_seq, last_seq, _) in &batches {
+        if *pid < 0 {
+            continue;
+        }
+        if !producers.knows(*pid) {
+            // After a restart the log's recovered state says what this producer last wrote.
+            if let Some(entry) = log.producer_state(*pid) {
+                producers.seed(*pid, &entry);
+            }
+        }
+        match producers.check(*pid, *epoch, *first_seq, *last_seq) {
+            Ok(SequenceCheck::Append) => {}
+            Ok(SequenceCheck::Duplicate(meta)) if batches.len() == 1 => {
+                return response
+                    .with_base_offset(meta.first_offset)
+                    .with_log_start_offset(log.log_start_offset());
+            }
+            Ok(SequenceCheck::Duplicate(_)) => {
+                return fail(ErrorCode::DuplicateSequenceNumber, None);
+            }
+            Err(code) => return fail(code, None),
+        }
+    }
+    match log.append(records, now, 0, true) {
+        Ok(info) => {
+            let mut cursor = info.first_offset;
+            for (pid, epoch, first_seq, last_seq, delta) in &batches {
+                let first = cursor;
+                let last = cursor + delta;
+                cursor = last + 1;
+                if *pid >= 0 {
+                    producers.record(
+                        *pid,
+                        *epoch,
+                        BatchMeta {
+                            first_seq: *first_seq,
+                            last_seq: *last_seq,
+                            first_offset: first,
+                            last_offset: last,
+                        },
+                    );
+                }
+            }
+            response
+                .with_base_offset(info.first_offset)
+                .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
+                .with_log_start_offset(info.log_start_offset)
+        }
+        Err(e) => {
+            let code = storage_error_code(&e);
+            tracing::debug!(%tp, error = %e, ?code, "produce refused");
+            fail(code, Some(e.to_string()))
+        }
+    }
+}
+
+pub(super) fn init_producer_id(state: &BrokerState, req: &InitProducerIdRequest) -> ResponseKind {
+    let r = InitProducerIdResponse::default();
+    if req.transactional_id.is_some() {
+        return ResponseKind::InitProducerId(
+            r.with_error_code(ErrorCode::TransactionalIdAuthorizationFailed.code()),
+        );
+    }
+    // KIP-360: a producer that knows its id asks for an epoch bump.
+    if req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {
+        return ResponseKind::InitProducerId(
+            r.with_producer_id(req.producer_id)
+                .with_producer_epoch(req.producer_epoch + 1),
+        );
+    }
+    match state.producers.allocate() {
+        Ok(id) => ResponseKind::InitProducerId(r.with_producer_id(id).with_producer_epoch(0)),
+        Err(e) => {
+            tracing::error!(error = %e, "allocating a producer id failed");
+            ResponseKind::InitProducerId(
+                r.with_error_code(ErrorCode::KafkaStorageError.code())
+                    .with_producer_id(-1)
+                    .with_producer_epoch(-1),
+            )
+        }
+    }
+}

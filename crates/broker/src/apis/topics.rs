@@ -1,0 +1,753 @@
+//! Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords, and topic
+//! configs (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse,
+    CreateTopicsRequest, CreateTopicsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind,
+};
+use kafka_protocol::ErrorCode;
+use kafka_server::Request;
+use kafka_storage::{LogConfig, TopicPartition};
+
+use super::BrokerState;
+use crate::metadata::{random_uuid, validate_topic_name, TopicInfo};
+
+/// Kafka's resource types in config requests.
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+/// Kafka's config sources.
+const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+const SOURCE_STATIC_BROKER: i8 = 4;
+const SOURCE_DEFAULT: i8 = 5;
+/// Kafka's config types.
+const TYPE_BOOLEAN: i8 = 1;
+const TYPE_STRING: i8 = 2;
+const TYPE_INT: i8 = 3;
+const TYPE_LONG: i8 = 5;
+const TYPE_LIST: i8 = 7;
+
+/// Topic-level keys: (topic key, broker synonym, type).
+const TOPIC_CONFIGS: &[(&str, &str, i8)] = &[
+    ("cleanup.policy", "log.cleanup.policy", TYPE_LIST),
+    ("compression.type", "compression.type", TYPE_STRING),
+    ("flush.messages", "log.flush.interval.messages", TYPE_LONG),
+    ("flush.ms", "log.flush.interval.ms", TYPE_LONG),
+    ("index.interval.bytes", "log.index.interval.bytes", TYPE_INT),
+    ("max.message.bytes", "message.max.bytes", TYPE_INT),
+    (
+        "message.timestamp.type",
+        "log.message.timestamp.type",
+        TYPE_STRING,
+    ),
+    ("min.insync.replicas", "min.insync.replicas", TYPE_INT),
+    ("retention.bytes", "log.retention.bytes", TYPE_LONG),
+    ("retention.ms", "log.retention.ms", TYPE_LONG),
+    ("segment.bytes", "log.segment.bytes", TYPE_INT),
+    ("segment.ms", "log.roll.ms", TYPE_LONG),
+];
+
+/// The broker-level default of each topic key, from the broker's log configuration.
+fn topic_defaults(state: &BrokerState) -> BTreeMap<&'static str, String> {
+    let base: LogConfig = state.config.log_config().unwrap_or_default();
+    let mut d = BTreeMap::new();
+    d.insert("cleanup.policy", base.cleanup_policy.clone());
+    d.insert("compression.type", "producer".to_string());
+    d.insert(
+        "flush.messages",
+        base.flush_interval_messages
+            .map_or(i64::MAX.to_string(), |v| v.to_string()),
+    );
+    d.insert(
+        "flush.ms",
+        base.flush_interval_ms
+            .map_or(i64::MAX.to_string(), |v| v.to_string()),
+    );
+    d.insert(
+        "index.interval.bytes",
+        base.index_interval_bytes.to_string(),
+    );
+    d.insert("max.message.bytes", base.max_message_bytes.to_string());
+    d.insert(
+        "message.timestamp.type",
+        base.message_timestamp_type.name().to_string(),
+    );
+    d.insert("min.insync.replicas", "1".to_string());
+    d.insert(
+        "retention.bytes",
+        base.retention_bytes
+            .map_or("-1".to_string(), |v| v.to_string()),
+    );
+    d.insert(
+        "retention.ms",
+        base.retention_ms
+            .map_or("-1".to_string(), |v| v.to_string()),
+    );
+    d.insert("segment.bytes", base.segment_bytes.to_string());
+    d.insert(
+        "segment.ms",
+        base.segment_ms
+            .map_or(i64::MAX.to_string(), |v| v.to_string()),
+    );
+    d
+}
+
+/// Checks topic config overrides: known keys and values the log accepts.
+fn validate_configs(
+    state: &BrokerState,
+    configs: &BTreeMap<String, String>,
+) -> Result<(), (ErrorCode, String)> {
+    for k in configs.keys() {
+        if !TOPIC_CONFIGS.iter().any(|(name, _, _)| name == k) {
+            return Err((
+                ErrorCode::InvalidConfig,
+                format!("Unknown topic config name: {k}"),
+            ));
+        }
+    }
+    let base = state.config.log_config().unwrap_or_default();
+    LogConfig::from_topic_configs(&base, configs)
+        .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
+    Ok(())
+}
+
+/// Creates a topic with its logs. `partitions` `None` uses `num.partitions`.
+pub(super) fn create_topic(
+    state: &BrokerState,
+    name: &str,
+    partitions: Option<i32>,
+    configs: BTreeMap<String, String>,
+) -> Result<TopicInfo, (ErrorCode, String)> {
+    validate_topic_name(name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+    let partitions = match partitions {
+        Some(p) if p <= 0 => {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("Number of partitions must be larger than 0, got {p}."),
+            ))
+        }
+        Some(p) => p,
+        None => state
+            .config
+            .get("num.partitions")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1),
+    };
+    validate_configs(state, &configs)?;
+    let result = state.topics.update(|topics| {
+        if topics.contains_key(name) {
+            return Ok(Err((
+                ErrorCode::TopicAlreadyExists,
+                format!("Topic '{name}' already exists."),
+            )));
+        }
+        for p in 0..partitions {
+            let tp = TopicPartition {
+                topic: name.to_string(),
+                partition: p,
+            };
+            if state.logs.get_log(&tp).is_none() {
+                if let Err(e) = state.logs.create_log(&tp, configs.clone()) {
+                    return Ok(Err((ErrorCode::KafkaStorageError, e.to_string())));
+                }
+            }
+        }
+        let info = TopicInfo {
+            name: name.to_string(),
+            id: random_uuid(),
+            partitions,
+            configs: configs.clone(),
+        };
+        topics.insert(name.to_string(), info.clone());
+        Ok(Ok(info))
+    });
+    match result {
+        Ok(r) => {
+            if let Ok(t) = &r {
+                tracing::info!(topic = %t.name, partitions = t.partitions, id = %t.id, "created topic");
+            }
+            r
+        }
+        Err(e) => Err((ErrorCode::KafkaStorageError, e.to_string())),
+    }
+}
+
+pub(super) fn create_topics(
+    state: &BrokerState,
+    request: &Request,
+    req: &CreateTopicsRequest,
+) -> ResponseKind {
+    let version = request.api_version;
+    let mut results = Vec::new();
+    for t in &req.topics {
+        let mut result = CreatableTopicResult::default().with_name(t.name.clone());
+        let configs: BTreeMap<String, String> = t
+            .configs
+            .iter()
+            .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+            .collect();
+        let outcome = if t.replication_factor > 1
+            || (!t.assignments.is_empty() && t.assignments.iter().any(|a| a.broker_ids.len() > 1))
+        {
+            Err((
+                ErrorCode::InvalidReplicationFactor,
+                format!("Unable to replicate the partition {} time(s): The target replication factor of {} cannot be reached because only 1 broker(s) are registered.", t.replication_factor, t.replication_factor),
+            ))
+        } else if t.replication_factor == 0 || t.replication_factor < -1 {
+            Err((
+                ErrorCode::InvalidReplicationFactor,
+                "Replication factor must be larger than 0, or -1 to use the default value."
+                    .to_string(),
+            ))
+        } else {
+            let partitions = if !t.assignments.is_empty() {
+                Some(t.assignments.len() as i32)
+            } else if t.num_partitions == -1 {
+                None
+            } else {
+                Some(t.num_partitions)
+            };
+            if req.validate_only {
+                validate_topic_name(&t.name)
+                    .map_err(|m| (ErrorCode::InvalidTopicException, m))
+                    .and_then(|_| match state.topics.get(&t.name) {
+                        Some(_) => Err((
+                            ErrorCode::TopicAlreadyExists,
+                            format!("Topic '{}' already exists.", t.name),
+                        )),
+                        None => validate_configs(state, &configs),
+                    })
+                    .and_then(|_| match partitions {
+                        Some(p) if p <= 0 => Err((
+                            ErrorCode::InvalidPartitions,
+                            "Number of partitions must be larger than 0.".into(),
+                        )),
+                        Some(p) => Ok(TopicInfo {
+                            name: t.name.clone(),
+                            id: kafka_protocol::Uuid::ZERO,
+                            partitions: p,
+                            configs: configs.clone(),
+                        }),
+                        None => Ok(TopicInfo {
+                            name: t.name.clone(),
+                            id: kafka_protocol::Uuid::ZERO,
+                            partitions: 1,
+                            configs: configs.clone(),
+                        }),
+                    })
+            } else {
+                create_topic(state, &t.name, partitions, configs.clone())
+            }
+        };
+        match outcome {
+            Ok(info) => {
+                result = result
+                    .with_topic_id(info.id)
+                    .with_num_partitions(info.partitions)
+                    .with_replication_factor(1);
+                if version >= 5 {
+                    result = result.with_configs(Some(
+                        describe_topic_entries(state, &info.configs, None)
+                            .into_iter()
+                            .map(|c| {
+                                CreatableTopicConfigs::default()
+                                    .with_name(c.name)
+                                    .with_value(c.value)
+                                    .with_read_only(c.read_only)
+                                    .with_config_source(c.config_source)
+                                    .with_is_sensitive(c.is_sensitive)
+                            })
+                            .collect(),
+                    ));
+                }
+            }
+            Err((code, msg)) => {
+                result = result
+                    .with_error_code(code.code())
+                    .with_error_message(Some(msg))
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1);
+            }
+        }
+        results.push(result);
+    }
+    ResponseKind::CreateTopics(CreateTopicsResponse::default().with_topics(results))
+}
+
+fn delete_topic(state: &BrokerState, info: &TopicInfo) -> Result<(), (ErrorCode, String)> {
+    if !state.config.bool("delete.topic.enable") {
+        return Err((
+            ErrorCode::TopicDeletionDisabled,
+            "Topic deletion is disabled.".into(),
+        ));
+    }
+    state
+        .topics
+        .update(|topics| {
+            topics.remove(&info.name);
+            Ok(())
+        })
+        .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+    for p in 0..info.partitions {
+        let tp = TopicPartition {
+            topic: info.name.clone(),
+            partition: p,
+        };
+        if let Err(e) = state.logs.delete_log(&tp) {
+            tracing::warn!(%tp, error = %e, "deleting a partition's log failed");
+        }
+    }
+    state.fetch_sessions.forget_topic(&info.name);
+    tracing::info!(topic = %info.name, "deleted topic");
+    Ok(())
+}
+
+pub(super) fn delete_topics(state: &BrokerState, req: &DeleteTopicsRequest) -> ResponseKind {
+    let mut targets: Vec<(Option<String>, kafka_protocol::Uuid)> = req
+        .topic_names
+        .iter()
+        .map(|n| (Some(n.clone()), kafka_protocol::Uuid::ZERO))
+        .collect();
+    targets.extend(req.topics.iter().map(|t| (t.name.clone(), t.topic_id)));
+    let responses = targets
+        .into_iter()
+        .map(|(name, id)| {
+            let found = match &name {
+                Some(n) => state.topics.get(n),
+                None => state.topics.get_by_id(&id),
+            };
+            let r = DeletableTopicResult::default()
+                .with_name(name.clone())
+                .with_topic_id(id);
+            match found {
+                None if name.is_some() => {
+                    r.with_error_code(ErrorCode::UnknownTopicOrPartition.code())
+                }
+                None => r.with_error_code(ErrorCode::UnknownTopicId.code()),
+                Some(info) => match delete_topic(state, &info) {
+                    Ok(()) => r.with_name(Some(info.name.clone())).with_topic_id(info.id),
+                    Err((code, msg)) => {
+                        r.with_error_code(code.code()).with_error_message(Some(msg))
+                    }
+                },
+            }
+        })
+        .collect();
+    ResponseKind::DeleteTopics(DeleteTopicsResponse::default().with_responses(responses))
+}
+
+pub(super) fn create_partitions(
+    state: &BrokerState,
+    req: &CreatePartitionsRequest,
+) -> ResponseKind {
+    let results = req
+        .topics
+        .iter()
+        .map(|t| {
+            let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            let Some(info) = state.topics.get(&t.name) else {
+                return r.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+            };
+            if t.count <= info.partitions {
+                return r
+                    .with_error_code(ErrorCode::InvalidPartitions.code())
+                    .with_error_message(Some(format!(
+                        "Topic currently has {} partitions, which is higher than the requested {}.",
+                        info.partitions, t.count
+                    )));
+            }
+            if req.validate_only {
+                return r;
+            }
+            let outcome = state.topics.update(|topics| {
+                for p in info.partitions..t.count {
+                    let tp = TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p,
+                    };
+                    if state.logs.get_log(&tp).is_none() {
+                        state.logs.create_log(&tp, info.configs.clone())?;
+                    }
+                }
+                if let Some(entry) = topics.get_mut(&t.name) {
+                    entry.partitions = t.count;
+                }
+                Ok(())
+            });
+            match outcome {
+                Ok(()) => r,
+                Err(e) => r
+                    .with_error_code(ErrorCode::KafkaStorageError.code())
+                    .with_error_message(Some(e.to_string())),
+            }
+        })
+        .collect();
+    ResponseKind::CreatePartitions(CreatePartitionsResponse::default().with_results(results))
+}
+
+pub(super) fn delete_records(state: &BrokerState, req: &DeleteRecordsRequest) -> ResponseKind {
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let r = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index)
+                        .with_low_watermark(-1);
+                    let tp = TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p.partition_index,
+                    };
+                    let Some(log) = state.logs.get_log(&tp) else {
+                        return r.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+                    };
+                    let offset = if p.offset == -1 {
+                        log.high_watermark()
+                    } else {
+                        p.offset
+                    };
+                    if offset < 0 || offset > log.high_watermark() {
+                        return r.with_error_code(ErrorCode::OffsetOutOfRange.code());
+                    }
+                    match log.delete_records_before(offset) {
+                        Ok(low) => r.with_low_watermark(low),
+                        Err(e) => {
+                            tracing::warn!(%tp, error = %e, "DeleteRecords failed");
+                            r.with_error_code(ErrorCode::KafkaStorageError.code())
+                        }
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name.clone())
+                .with_partitions(partitions)
+        })
+        .collect();
+    ResponseKind::DeleteRecords(DeleteRecordsResponse::default().with_topics(topics))
+}
+
+fn describe_topic_entries(
+    state: &BrokerState,
+    overrides: &BTreeMap<String, String>,
+    keys: Option<&[String]>,
+) -> Vec<DescribeConfigsResourceResult> {
+    let defaults = topic_defaults(state);
+    TOPIC_CONFIGS
+        .iter()
+        .filter(|(name, _, _)| keys.is_none_or(|k| k.iter().any(|k| k == name)))
+        .map(|(name, synonym, kind)| {
+            let (value, source) = match overrides.get(*name) {
+                Some(v) => (v.clone(), SOURCE_DYNAMIC_TOPIC),
+                None if state.config.is_set(synonym) => (
+                    defaults.get(name).cloned().unwrap_or_default(),
+                    SOURCE_STATIC_BROKER,
+                ),
+                None => (
+                    defaults.get(name).cloned().unwrap_or_default(),
+                    SOURCE_DEFAULT,
+                ),
+            };
+            DescribeConfigsResourceResult::default()
+                .with_name(name.to_string())
+                .with_value(Some(value))
+                .with_is_default(source == SOURCE_DEFAULT)
+                .with_config_source(source)
+                .with_config_type(*kind)
+        })
+        .collect()
+}
+
+pub(super) fn describe_configs(
+    state: &BrokerState,
+    request: &Request,
+    req: &DescribeConfigsRequest,
+) -> ResponseKind {
+    let mut results: Vec<DescribeConfigsResult> = req
+        .resources
+        .iter()
+        .map(|res| {
+            let r = DescribeConfigsResult::default()
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name.clone());
+            match res.resource_type {
+                RESOURCE_TOPIC => match state.topics.get(&res.resource_name) {
+                    None => r
+                        .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
+                        .with_error_message(Some(format!(
+                            "Topic {} does not exist",
+                            res.resource_name
+                        ))),
+                    Some(info) => {
+                        let mut entries = describe_topic_entries(
+                            state,
+                            &info.configs,
+                            res.configuration_keys.as_deref(),
+                        );
+                        if req.include_synonyms {
+                            for e in &mut entries {
+                                if e.config_source == SOURCE_DYNAMIC_TOPIC {
+                                    e.synonyms.push(
+                                        DescribeConfigsSynonym::default()
+                                            .with_name(e.name.clone())
+                                            .with_value(e.value.clone())
+                                            .with_source(SOURCE_DYNAMIC_TOPIC),
+                                    );
+                                }
+                            }
+                        }
+                        r.with_configs(entries)
+                    }
+                },
+                RESOURCE_BROKER => {
+                    if !res.resource_name.is_empty()
+                        && res.resource_name != state.meta.node_id.to_string()
+                    {
+                        return r
+                            .with_error_code(ErrorCode::InvalidRequest.code())
+                            .with_error_message(Some(format!(
+                                "Unknown broker {}",
+                                res.resource_name
+                            )));
+                    }
+                    let configs = crate::config::KEYS
+                        .iter()
+                        .filter(|k| {
+                            res.configuration_keys
+                                .as_ref()
+                                .is_none_or(|keys| keys.iter().any(|x| x == k.name))
+                        })
+                        .map(|k| {
+                            let sensitive = k.kind == crate::config::Type::Password;
+                            let value = if sensitive {
+                                None
+                            } else {
+                                state.config.get(k.name).map(String::from)
+                            };
+                            let kind = match k.kind {
+                                crate::config::Type::Int => TYPE_INT,
+                                crate::config::Type::Long => TYPE_LONG,
+                                crate::config::Type::Bool => TYPE_BOOLEAN,
+                                crate::config::Type::List => TYPE_LIST,
+                                crate::config::Type::String => TYPE_STRING,
+                                crate::config::Type::Password => 9,
+                            };
+                            DescribeConfigsResourceResult::default()
+                                .with_name(k.name.to_string())
+                                .with_value(value)
+                                .with_read_only(true)
+                                .with_is_default(!state.config.is_set(k.name))
+                                .with_config_source(if state.config.is_set(k.name) {
+                                    SOURCE_STATIC_BROKER
+                                } else {
+                                    SOURCE_DEFAULT
+                                })
+                                .with_is_sensitive(sensitive)
+                                .with_config_type(kind)
+                                .with_documentation(if req.include_documentation {
+                                    Some(k.doc.to_string())
+                                } else {
+                                    None
+                                })
+                        })
+                        .collect();
+                    r.with_configs(configs)
+                }
+                other => r
+                    .with_error_code(ErrorCode::InvalidRequest.code())
+                    .with_error_message(Some(format!("Unsupported resource type {other}"))),
+            }
+        })
+        .collect();
+    if request.api_version > 0 {
+        // v1+ says where a value comes from instead (IsDefault exists only in v0).
+        for r in &mut results {
+            for c in &mut r.configs {
+                c.is_default = false;
+            }
+        }
+    }
+    ResponseKind::DescribeConfigs(DescribeConfigsResponse::default().with_results(results))
+}
+
+/// Replaces or edits a topic's overrides; `edit` returns the new overrides.
+fn change_topic_configs(
+    state: &BrokerState,
+    topic: &str,
+    validate_only: bool,
+    edit: impl FnOnce(
+        &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, (ErrorCode, String)>,
+) -> Result<(), (ErrorCode, String)> {
+    let Some(info) = state.topics.get(topic) else {
+        return Err((
+            ErrorCode::UnknownTopicOrPartition,
+            format!("Topic {topic} does not exist"),
+        ));
+    };
+    let next = edit(&info.configs)?;
+    validate_configs(state, &next)?;
+    if validate_only {
+        return Ok(());
+    }
+    state
+        .logs
+        .update_config(topic, next.clone())
+        .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
+    state
+        .topics
+        .update(|topics| {
+            if let Some(t) = topics.get_mut(topic) {
+                t.configs = next;
+            }
+            Ok(())
+        })
+        .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))
+}
+
+pub(super) fn alter_configs(state: &BrokerState, req: &AlterConfigsRequest) -> ResponseKind {
+    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+    let responses = req
+        .resources
+        .iter()
+        .map(|res| {
+            let r = AlterConfigsResourceResponse::default()
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name.clone());
+            if res.resource_type != RESOURCE_TOPIC {
+                return r
+                    .with_error_code(ErrorCode::InvalidRequest.code())
+                    .with_error_message(Some("Only topic configs can be altered".into()));
+            }
+            let outcome =
+                change_topic_configs(state, &res.resource_name, req.validate_only, |_| {
+                    Ok(res
+                        .configs
+                        .iter()
+                        .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+                        .collect())
+                });
+            match outcome {
+                Ok(()) => r,
+                Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(msg)),
+            }
+        })
+        .collect();
+    ResponseKind::AlterConfigs(AlterConfigsResponse::default().with_responses(responses))
+}
+
+pub(super) fn incremental_alter_configs(
+    state: &BrokerState,
+    req: &IncrementalAlterConfigsRequest,
+) -> ResponseKind {
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let responses = req
+        .resources
+        .iter()
+        .map(|res| {
+            let r = AlterConfigsResourceResponse::default()
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name.clone());
+            if res.resource_type != RESOURCE_TOPIC {
+                return r
+                    .with_error_code(ErrorCode::InvalidRequest.code())
+                    .with_error_message(Some("Only topic configs can be altered".into()));
+            }
+            let outcome =
+                change_topic_configs(state, &res.resource_name, req.validate_only, |current| {
+                    let mut next = current.clone();
+                    for c in &res.configs {
+                        match c.config_operation {
+                            0 => {
+                                let v = c.value.clone().ok_or((
+                                    ErrorCode::InvalidRequest,
+                                    format!("Null value not supported for {}", c.name),
+                                ))?;
+                                next.insert(c.name.clone(), v);
+                            }
+                            1 => {
+                                next.remove(&c.name);
+                            }
+                            2 | 3 => {
+                                let kind = TOPIC_CONFIGS
+                                    .iter()
+                                    .find(|(n, _, _)| *n == c.name)
+                                    .map(|(_, _, t)| *t);
+                                if kind != Some(TYPE_LIST) {
+                                    return Err((
+                                        ErrorCode::InvalidConfig,
+                                        format!(
+                                            "Config value append is not allowed for config key: {}",
+                                            c.name
+                                        ),
+                                    ));
+                                }
+                                let defaults = topic_defaults(state);
+                                let existing = next
+                                    .get(&c.name)
+                                    .cloned()
+                                    .or_else(|| defaults.get(c.name.as_str()).cloned())
+                                    .unwrap_or_default();
+                                let mut items: Vec<String> = existing
+                                    .split(',')
+                                    .map(str::trim)
+                                    .filter(|s| !s.is_empty())
+                                    .map(String::from)
+                                    .collect();
+                                let changes: Vec<String> = c
+                                    .value
+                                    .clone()
+                                    .unwrap_or_default()
+                                    .split(',')
+                                    .map(str::trim)
+                                    .filter(|s| !s.is_empty())
+                                    .map(String::from)
+                                    .collect();
+                                if c.config_operation == 2 {
+                                    for v in changes {
+                                        if !items.contains(&v) {
+                                            items.push(v);
+                                        }
+                                    }
+                                } else {
+                                    items.retain(|v| !changes.contains(v));
+                                }
+                                next.insert(c.name.clone(), items.join(","));
+                            }
+                            op => {
+                                return Err((
+                                    ErrorCode::InvalidRequest,
+                                    format!("Unknown config operation {op}"),
+                                ))
+                            }
+                        }
+                    }
+                    Ok(next)
+                });
+            match outcome {
+                Ok(()) => r,
+                Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(msg)),
+            }
+        })
+        .collect();
+    ResponseKind::IncrementalAlterConfigs(
+        IncrementalAlterConfigsResponse::default().with_responses(responses),
+    )
+}
