@@ -38,10 +38,8 @@ struct Fixture {
 
 impl Fixture {
     fn new(name: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!(
-            "kafka-storage-bench-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("kafka-storage-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let manager = LogManager::open(std::slice::from_ref(&dir), LogConfig::default())
             .expect("open log manager");
@@ -83,9 +81,7 @@ fn bench_append(c: &mut Criterion) {
     let log = fx.log("append", &[("segment.bytes", "67108864")]);
     group.bench_function("1000x100B", |b| {
         b.iter(|| {
-            let info = log
-                .append(records.clone(), NOW, 0, true)
-                .expect("append");
+            let info = log.append(records.clone(), NOW, 0, true).expect("append");
             trim(&log);
             black_box(info)
         });
@@ -98,9 +94,7 @@ fn bench_append(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("1000x100B fsync each", |b| {
         b.iter(|| {
-            let info = log
-                .append(records.clone(), NOW, 0, true)
-                .expect("append");
+            let info = log.append(records.clone(), NOW, 0, true).expect("append");
             trim(&log);
             black_box(info)
         });
@@ -124,7 +118,11 @@ fn bench_read(c: &mut Criterion) {
     group.bench_function("1MiB region, 1000-record batches", |b| {
         b.iter(|| {
             let info = log.read(offset, 1 << 20, None, true).expect("read");
-            offset = if info.next_offset >= leo { 0 } else { offset + 7_919 } % leo;
+            offset = if info.next_offset >= leo {
+                0
+            } else {
+                offset + 7_919
+            } % leo;
             black_box(info.bytes)
         });
     });
