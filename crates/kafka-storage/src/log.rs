@@ -140,6 +140,8 @@ pub struct Log {
     checkpointed: Mutex<Option<OffsetsCheckpoint>>,
     closed: AtomicBool,
     offline: AtomicBool,
+    /// A segment file was created since the directory was last fsynced.
+    dir_dirty: AtomicBool,
     flush_listener: RwLock<Option<FlushListener>>,
 }
 
@@ -212,6 +214,7 @@ impl Log {
                 recovery_point: 0,
             },
         )?;
+        sync_dir(dir);
         sync_dir(dir.parent().unwrap_or(dir));
         Log::open(
             dir,
@@ -419,6 +422,7 @@ impl Log {
             checkpointed: Mutex::new(None),
             closed: AtomicBool::new(false),
             offline: AtomicBool::new(false),
+            dir_dirty: AtomicBool::new(false),
             flush_listener: RwLock::new(None),
         };
         log.load_producer_state(&snapshots)?;
@@ -825,6 +829,7 @@ impl Log {
             old.seal()?;
         }
         let seg = Arc::new(LogSegment::create(&self.dir, new_base, interval, now_ms)?);
+        self.dir_dirty.store(true, Ordering::Release);
         write_lock(&self.segments).insert(new_base, seg.clone());
         st.active = seg;
         st.bytes_since_index = 0;
@@ -1025,6 +1030,13 @@ impl Log {
             .into_iter()
             .filter(|s| s.base_offset < target)
             .collect();
+        // A new segment's directory entry must be durable before its data counts as flushed.
+        if self.dir_dirty.swap(false, Ordering::AcqRel) {
+            if let Err(e) = std::fs::File::open(&self.dir).and_then(|d| d.sync_all()) {
+                self.dir_dirty.store(true, Ordering::Release);
+                return Err(e.into());
+            }
+        }
         for s in &segs {
             if let Err(e) = s.flush() {
                 // After a failed fsync the page cache state is unknown: stop taking writes.
@@ -1319,7 +1331,7 @@ impl Log {
             st.active.clone()
         };
         if self.offline.load(Ordering::Acquire) {
-            return Ok(());
+            return Err(Error::Offline(self.tp.clone()));
         }
         self.flush()?;
         active.add_final_time_entry();

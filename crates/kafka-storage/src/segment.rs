@@ -304,7 +304,8 @@ fn open_log_file(path: &Path, create: bool) -> io::Result<File> {
         .open(path)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, optionally fsynced.
+/// Writes `bytes` to `path` through a temporary file and a rename; with `sync`, the file
+/// and then its directory are fsynced, so the new content is durable when this returns.
 pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -316,7 +317,13 @@ pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8], sync: bool) -> io::Re
             f.sync_all()?;
         }
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    if sync {
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+    }
+    Ok(())
 }
 
 fn read_small_file(path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -1038,5 +1045,57 @@ pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use kafka_protocol::records::RecordBatchBuilder;
+
+    #[test]
+    fn header_parse_matches_the_batch() {
+        let mut b = RecordBatchBuilder::new()
+            .with_base_offset(42)
+            .with_partition_leader_epoch(7)
+            .with_producer(9, 2, i32::MAX - 1);
+        for i in 0..3 {
+            b.append(1000 + i, None, Some(b"v")).unwrap();
+        }
+        let bytes = b.build().unwrap();
+        let batch = RecordBatch::new(bytes.clone()).unwrap();
+        let h = BatchHeader::parse(&bytes, 100).unwrap();
+        assert_eq!(h.position, 100);
+        assert_eq!(h.base_offset, 42);
+        assert_eq!(h.size, bytes.len() as u64);
+        assert_eq!(h.last_offset(), batch.last_offset());
+        assert_eq!(h.max_timestamp, 1002);
+        assert_eq!(h.partition_leader_epoch, 7);
+        assert_eq!((h.producer_id, h.producer_epoch), (9, 2));
+        assert_eq!(h.last_sequence(), batch.last_sequence());
+        assert_eq!(h.last_sequence(), 0);
+        assert!(!h.is_control());
+        assert!(BatchHeader::parse(&bytes[..60], 0).is_err());
+        let mut bad = bytes.to_vec();
+        bad[16] = 1;
+        assert!(BatchHeader::parse(&bad, 0).is_err());
+        let mut bad = bytes.to_vec();
+        bad[8..12].copy_from_slice(&10i32.to_be_bytes());
+        assert!(BatchHeader::parse(&bad, 0).is_err());
+    }
+
+    #[test]
+    fn segment_file_names() {
+        assert_eq!(file_name(1234, LOG_SUFFIX), "00000000000000001234.log");
+        assert_eq!(
+            parse_base_offset("00000000000000001234.log", LOG_SUFFIX),
+            Some(1234)
+        );
+        assert_eq!(parse_base_offset("1234.log", LOG_SUFFIX), None);
+        assert_eq!(
+            parse_base_offset("00000000000000001234.index", LOG_SUFFIX),
+            None
+        );
     }
 }
