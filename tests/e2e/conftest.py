@@ -67,7 +67,10 @@ class Broker:
                     ready.set()
 
         threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(max(0.0, deadline - time.time())):
+        while not ready.wait(0.1):
+            if self.proc.poll() is not None or time.time() > deadline:
+                break
+        if not ready.is_set():
             self.kill()
             raise RuntimeError("broker did not start:\n" + "".join(self.output[-50:]))
         return self
@@ -110,9 +113,12 @@ def broker_factory():
 
 @pytest.fixture(scope="module")
 def broker():
-    b = Broker().start()
-    yield b
-    b.cleanup()
+    b = Broker()
+    try:
+        b.start()
+        yield b
+    finally:
+        b.cleanup()
 
 
 @pytest.fixture

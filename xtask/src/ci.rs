@@ -14,6 +14,11 @@ const PYTHON_PACKAGES: &[&str] = &[
     "kafka-python==3.0.12",
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",
+    // kafka-python decompresses snappy, lz4 and zstd through these.
+    "python-snappy==0.7.3",
+    "cramjam==2.14.0",
+    "lz4==4.4.5",
+    "zstandard==0.25.0",
 ];
 
 fn step(root: &Path, name: &str, program: &str, args: &[&str]) -> Result<(), String> {

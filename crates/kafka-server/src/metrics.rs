@@ -101,6 +101,29 @@ pub(crate) const CONNECTION_CLOSE_TOTAL: &str =
 pub(crate) const CONNECTIONS_REJECTED_TOTAL: &str =
     "kafka_server_socket_server_metrics_connections_rejected_total";
 
+/// Registers the description of every metric, so the Prometheus page carries `# HELP` lines.
+pub fn describe_all() {
+    for (name, help) in METRICS {
+        match *name {
+            REQUESTS_TOTAL
+            | ERRORS_TOTAL
+            | CONNECTION_CREATION_TOTAL
+            | CONNECTION_CLOSE_TOTAL
+            | CONNECTIONS_REJECTED_TOTAL => {
+                metrics::describe_counter!(*name, *help)
+            }
+            REQUEST_QUEUE_SIZE
+            | RESPONSE_QUEUE_SIZE
+            | NETWORK_PROCESSOR_IDLE
+            | REQUEST_HANDLER_IDLE
+            | CONNECTION_COUNT => {
+                metrics::describe_gauge!(*name, *help)
+            }
+            _ => metrics::describe_histogram!(*name, *help),
+        }
+    }
+}
+
 pub(crate) fn request_queue_size(n: usize) {
     metrics::gauge!(REQUEST_QUEUE_SIZE).set(n as f64);
 }

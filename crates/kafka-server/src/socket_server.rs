@@ -54,6 +54,7 @@ impl SocketServer {
         builders: HashMap<String, ChannelBuilderFactory>,
     ) -> Result<Self> {
         let shutdown = Arc::new(AtomicBool::new(false));
+        crate::metrics::describe_all();
         let quotas = Arc::new(ConnectionQuotas::new(&config));
         let pool = match config.queued_max_request_bytes {
             Some(bytes) => MemoryPool::bounded(bytes),

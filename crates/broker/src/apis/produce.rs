@@ -83,6 +83,9 @@ fn error_response(req: &ProduceRequest, code: ErrorCode) -> ResponseKind {
                                     PartitionProduceResponse::default()
                                         .with_index(p.index)
                                         .with_error_code(code.code())
+                                        .with_base_offset(-1)
+                                        .with_log_append_time_ms(-1)
+                                        .with_log_start_offset(-1)
                                 })
                                 .collect(),
                         )
@@ -99,11 +102,15 @@ fn produce_partition(
     now: i64,
 ) -> PartitionProduceResponse {
     let response = PartitionProduceResponse::default().with_index(tp.partition);
+    // Refused partitions carry no offsets, as Kafka answers them.
     let fail = |code: ErrorCode, msg: Option<String>| {
         response
             .clone()
             .with_error_code(code.code())
             .with_error_message(msg)
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(-1)
     };
     let Some(log) = state.logs.get_log(tp) else {
         return fail(ErrorCode::UnknownTopicOrPartition, None);
