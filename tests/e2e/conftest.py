@@ -32,6 +32,7 @@ class Broker:
         self.proc = None
         self.port = None
         self.metrics_url = None
+        self.listeners = {}
         self.output = []
 
     @property
@@ -57,9 +58,11 @@ class Broker:
         def pump():
             for line in self.proc.stdout:
                 self.output.append(line)
-                m = re.search(r"listening on PLAINTEXT://[\d.]+:(\d+)", line)
+                m = re.search(r"listening on (\w+)://[\d.]+:(\d+)", line)
                 if m:
-                    self.port = int(m.group(1))
+                    self.listeners[m.group(1)] = int(m.group(2))
+                    if m.group(1) == "PLAINTEXT":
+                        self.port = int(m.group(2))
                 m = re.search(r"metrics at (http://\S+)", line)
                 if m:
                     self.metrics_url = m.group(1)

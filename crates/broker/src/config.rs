@@ -175,6 +175,8 @@ impl BrokerConfig {
     pub fn new(values: BTreeMap<String, String>) -> Result<Self> {
         for (k, v) in &values {
             match definition(k) {
+                // Per-listener settings (`listener.name.sasl_ssl.ssl.keystore.location`).
+                None if k.starts_with("listener.name.") => {}
                 None => tracing::warn!(key = %k, "unknown configuration key (ignored)"),
                 Some(def) => validate(def, v)?,
             }

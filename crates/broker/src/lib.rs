@@ -10,8 +10,8 @@ pub mod config;
 mod error;
 pub mod metadata;
 pub mod prometheus;
+mod security;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -102,10 +102,11 @@ impl Broker {
             retention_check_interval_ms: retention_check,
             ..kafka_storage::BackgroundConfig::default()
         })?;
+        let builders = security::channel_builders(&config, &socket_config.listeners)?;
         let server = SocketServer::start(
             socket_config,
             Arc::new(KafkaApis::new(Arc::clone(&state))),
-            HashMap::new(),
+            builders,
         )?;
         // Port 0 in `listeners`: advertise the port actually bound.
         let mut broker = Broker {

@@ -33,6 +33,9 @@ struct Cli {
     /// Prints every configuration key with its default and meaning, then exits.
     #[arg(long)]
     describe_config: bool,
+    /// Prints SCRAM-SHA-256/512 credential lines for `sasl.credentials.file`, then exits.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    scram_credential: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,22 @@ fn main() -> ExitCode {
     if cli.describe_config {
         print!("{}", reference_markdown());
         return ExitCode::SUCCESS;
+    }
+    if let Some(spec) = &cli.scram_credential {
+        let Some((user, password)) = spec.split_once(':') else {
+            eprintln!("broker: --scram-credential takes USER:PASSWORD");
+            return ExitCode::FAILURE;
+        };
+        return match kafka_network::auth::credential_lines(user, password, 4096) {
+            Ok(lines) => {
+                print!("{lines}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("broker: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,77 @@
+//! TLS and SASL for listeners: the channel builder of each listener from the `ssl.*` and
+//! `sasl.*` keys, with Kafka's per-listener prefix `listener.name.<name>.` taking precedence.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kafka_network::auth::sasl_server::default_api_versions_response;
+use kafka_network::auth::{FileCredentialStore, SaslMechanism, SaslServerConfig};
+use kafka_network::transport::{SecurityProtocol, SslServerConfigBuilder};
+use kafka_network::{AuthMode, ChannelBuilder, SecureChannelBuilder, TlsMode};
+use kafka_server::{ChannelBuilderFactory, ListenerConfig};
+
+use crate::config::BrokerConfig;
+use crate::error::{Error, Result};
+
+/// A key's value for `listener`: `listener.name.<listener>.<key>` first, then `<key>`.
+fn listener_value(config: &BrokerConfig, listener: &str, key: &str) -> Option<String> {
+    let prefixed = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
+    config
+        .values()
+        .get(&prefixed)
+        .cloned()
+        .or_else(|| config.get(key).map(String::from))
+        .filter(|v| !v.is_empty())
+}
+
+/// The channel builder of every listener that needs TLS or SASL.
+pub(crate) fn channel_builders(
+    config: &BrokerConfig,
+    listeners: &[ListenerConfig],
+) -> Result<HashMap<String, ChannelBuilderFactory>> {
+    let mut out: HashMap<String, ChannelBuilderFactory> = HashMap::new();
+    for l in listeners {
+        let protocol = l.security_protocol;
+        if protocol == SecurityProtocol::Plaintext {
+            continue;
+        }
+        let name = l.name.clone();
+        let tls = if protocol.uses_tls() {
+            let built =
+                SslServerConfigBuilder::from_properties(|k| listener_value(config, &name, k))
+                    .and_then(|b| b.build())
+                    .map_err(|e| Error::Config(format!("listener {name}: {e}")))?;
+            TlsMode::Server(Arc::new(built))
+        } else {
+            TlsMode::None
+        };
+        let auth = if protocol.uses_sasl() {
+            let mechanisms = SaslMechanism::parse_list(
+                &listener_value(config, &name, "sasl.enabled.mechanisms").unwrap_or_default(),
+            )
+            .map_err(|e| Error::Config(format!("listener {name}: sasl.enabled.mechanisms: {e}")))?;
+            let file = listener_value(config, &name, "sasl.credentials.file").ok_or_else(|| {
+                Error::Config(format!(
+                    "listener {name} uses SASL but sasl.credentials.file is not set (create one with `broker --scram-credential USER:PASSWORD`)"
+                ))
+            })?;
+            let store = FileCredentialStore::load(&file)
+                .map_err(|e| Error::Config(format!("{file}: {e}")))?;
+            let reauth = listener_value(config, &name, "connections.max.reauth.ms")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            let sasl = SaslServerConfig::new(mechanisms, Arc::new(store))
+                .map_err(|e| Error::Config(format!("listener {name}: {e}")))?
+                .with_connections_max_reauth_ms(reauth)
+                .with_api_versions_response(default_api_versions_response());
+            AuthMode::SaslServer(Arc::new(sasl))
+        } else {
+            AuthMode::None
+        };
+        let builder = SecureChannelBuilder::new(tls, auth);
+        let factory: ChannelBuilderFactory =
+            Arc::new(move || Box::new(builder.clone()) as Box<dyn ChannelBuilder>);
+        out.insert(l.name.clone(), factory);
+    }
+    Ok(out)
+}
