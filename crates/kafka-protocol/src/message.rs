@@ -1,9 +1,10 @@
 //! The codec traits every generated message implements.
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::api_key::ApiKey;
 use crate::error::Result;
+use crate::primitives::Sink;
 
 /// An inclusive range of versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,7 +38,7 @@ impl VersionRange {
 pub trait Encodable {
     /// Writes `self` as `version` into `buf`. Fails, writing nothing useful, if a field holds
     /// a value that `version` cannot carry.
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()>;
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()>;
 
     /// The number of bytes [`Encodable::encode`] writes at `version`.
     fn compute_size(&self, version: i16) -> Result<usize>;

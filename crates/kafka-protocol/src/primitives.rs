@@ -5,7 +5,8 @@
 //! the input (`Bytes::split_to`), so they share its allocation instead of copying. Every length
 //! prefix is checked against the bytes that remain before anything is allocated.
 //!
-//! Writes take any `BufMut`; the matching `*_size` functions give the encoded size so a frame's
+//! Writes take any [`Sink`] (every `BufMut` is one); the matching `*_size` functions give the
+//! encoded size so a frame's
 //! length prefix can be written before its body.
 //!
 //! "Compact" forms (KIP-482 flexible versions) use an unsigned varint of `length + 1`, with 0
@@ -400,9 +401,89 @@ pub fn get_tagged_fields(
     Ok(())
 }
 
+/// Where encoded bytes go. Every `BufMut` is a `Sink`, copying everything; a sink of its own
+/// can keep the bytes of `records` fields out of the copy (a broker sends record data that
+/// lives in its log files with `sendfile`), which is why records are written through
+/// [`Sink::put_records`].
+pub trait Sink {
+    /// Writes a byte.
+    fn put_u8(&mut self, v: u8);
+    /// Writes bytes.
+    fn put_slice(&mut self, src: &[u8]);
+    /// Writes the content of a `records` field (its length prefix is already written).
+    fn put_records(&mut self, records: &Bytes) {
+        self.put_slice(records);
+    }
+    /// Writes an `int8`.
+    fn put_i8(&mut self, v: i8) {
+        self.put_u8(v as u8);
+    }
+    /// Writes an `int16`.
+    fn put_i16(&mut self, v: i16) {
+        self.put_slice(&v.to_be_bytes());
+    }
+    /// Writes a `uint16`.
+    fn put_u16(&mut self, v: u16) {
+        self.put_slice(&v.to_be_bytes());
+    }
+    /// Writes an `int32`.
+    fn put_i32(&mut self, v: i32) {
+        self.put_slice(&v.to_be_bytes());
+    }
+    /// Writes a `uint32`.
+    fn put_u32(&mut self, v: u32) {
+        self.put_slice(&v.to_be_bytes());
+    }
+    /// Writes an `int64`.
+    fn put_i64(&mut self, v: i64) {
+        self.put_slice(&v.to_be_bytes());
+    }
+    /// Writes a `float64`.
+    fn put_f64(&mut self, v: f64) {
+        self.put_slice(&v.to_be_bytes());
+    }
+}
+
+impl<T: BufMut> Sink for T {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        BufMut::put_u8(self, v);
+    }
+    #[inline]
+    fn put_slice(&mut self, src: &[u8]) {
+        BufMut::put_slice(self, src);
+    }
+    #[inline]
+    fn put_i16(&mut self, v: i16) {
+        BufMut::put_i16(self, v);
+    }
+    #[inline]
+    fn put_i32(&mut self, v: i32) {
+        BufMut::put_i32(self, v);
+    }
+    #[inline]
+    fn put_i64(&mut self, v: i64) {
+        BufMut::put_i64(self, v);
+    }
+}
+
+/// Writes a nullable `records` field: the length prefix, then the records through
+/// [`Sink::put_records`].
+pub fn put_nullable_records<B: Sink>(
+    buf: &mut B,
+    records: Option<&Bytes>,
+    compact: bool,
+) -> Result<()> {
+    put_len(buf, records.map(Bytes::len), compact, true, "records")?;
+    if let Some(r) = records {
+        buf.put_records(r);
+    }
+    Ok(())
+}
+
 /// Writes an unsigned varint.
 #[inline]
-pub fn put_uvarint<B: BufMut>(buf: &mut B, mut v: u32) {
+pub fn put_uvarint<B: Sink>(buf: &mut B, mut v: u32) {
     while v >= 0x80 {
         buf.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -412,7 +493,7 @@ pub fn put_uvarint<B: BufMut>(buf: &mut B, mut v: u32) {
 
 /// Writes an unsigned varlong.
 #[inline]
-pub fn put_uvarlong<B: BufMut>(buf: &mut B, mut v: u64) {
+pub fn put_uvarlong<B: Sink>(buf: &mut B, mut v: u64) {
     while v >= 0x80 {
         buf.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -422,13 +503,13 @@ pub fn put_uvarlong<B: BufMut>(buf: &mut B, mut v: u64) {
 
 /// Writes a zigzag-encoded signed varint.
 #[inline]
-pub fn put_varint<B: BufMut>(buf: &mut B, v: i32) {
+pub fn put_varint<B: Sink>(buf: &mut B, v: i32) {
     put_uvarint(buf, ((v << 1) ^ (v >> 31)) as u32);
 }
 
 /// Writes a zigzag-encoded signed varlong.
 #[inline]
-pub fn put_varlong<B: BufMut>(buf: &mut B, v: i64) {
+pub fn put_varlong<B: Sink>(buf: &mut B, v: i64) {
     put_uvarlong(buf, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -465,7 +546,7 @@ pub const fn varlong_size(v: i64) -> usize {
 
 /// Writes a length prefix for a value of `len` (or null), checking it fits the prefix.
 #[inline]
-fn put_len<B: BufMut>(
+fn put_len<B: Sink>(
     buf: &mut B,
     len: Option<usize>,
     compact: bool,
@@ -519,7 +600,7 @@ fn len_size(len: Option<usize>, compact: bool, wide: bool) -> usize {
 }
 
 /// Writes a nullable string.
-pub fn put_nullable_string<B: BufMut>(buf: &mut B, s: Option<&str>, compact: bool) -> Result<()> {
+pub fn put_nullable_string<B: Sink>(buf: &mut B, s: Option<&str>, compact: bool) -> Result<()> {
     put_len(buf, s.map(str::len), compact, false, "string")?;
     if let Some(s) = s {
         buf.put_slice(s.as_bytes());
@@ -534,7 +615,7 @@ pub fn nullable_string_size(s: Option<&str>, compact: bool) -> usize {
 }
 
 /// Writes nullable bytes.
-pub fn put_nullable_bytes<B: BufMut>(buf: &mut B, b: Option<&[u8]>, compact: bool) -> Result<()> {
+pub fn put_nullable_bytes<B: Sink>(buf: &mut B, b: Option<&[u8]>, compact: bool) -> Result<()> {
     put_len(buf, b.map(<[u8]>::len), compact, true, "bytes")?;
     if let Some(b) = b {
         buf.put_slice(b);
@@ -549,7 +630,7 @@ pub fn nullable_bytes_size(b: Option<&[u8]>, compact: bool) -> usize {
 }
 
 /// Writes an array length (or null).
-pub fn put_array_len<B: BufMut>(buf: &mut B, len: Option<usize>, compact: bool) -> Result<()> {
+pub fn put_array_len<B: Sink>(buf: &mut B, len: Option<usize>, compact: bool) -> Result<()> {
     put_len(buf, len, compact, true, "array")
 }
 
@@ -564,7 +645,7 @@ pub type UnknownTaggedIter<'a> = std::iter::Peekable<UnknownTaggedIterInner<'a>>
 
 /// Writes the unknown tagged fields whose tag is below `tag`, so that known and unknown fields
 /// leave in ascending tag order as Kafka requires.
-pub fn put_unknown_tagged_below<B: BufMut>(
+pub fn put_unknown_tagged_below<B: Sink>(
     buf: &mut B,
     unknown: &mut UnknownTaggedIter<'_>,
     tag: u32,
@@ -575,13 +656,13 @@ pub fn put_unknown_tagged_below<B: BufMut>(
 }
 
 /// Writes the unknown tagged fields that remain.
-pub fn put_unknown_tagged_rest<B: BufMut>(buf: &mut B, unknown: UnknownTaggedIter<'_>) {
+pub fn put_unknown_tagged_rest<B: Sink>(buf: &mut B, unknown: UnknownTaggedIter<'_>) {
     for (t, bytes) in unknown {
         put_raw_tagged_field(buf, *t, bytes);
     }
 }
 
-fn put_raw_tagged_field<B: BufMut>(buf: &mut B, tag: u32, bytes: &Bytes) {
+fn put_raw_tagged_field<B: Sink>(buf: &mut B, tag: u32, bytes: &Bytes) {
     put_uvarint(buf, tag);
     put_uvarint(buf, bytes.len() as u32);
     buf.put_slice(bytes);
@@ -753,7 +834,7 @@ mod tests {
         put_unknown_tagged_below(&mut b, &mut it, 3);
         put_uvarint(&mut b, 3);
         put_uvarint(&mut b, 2);
-        b.put_i16(7);
+        BufMut::put_i16(&mut b, 7);
         put_unknown_tagged_rest(&mut b, it);
         assert_eq!(
             b.len(),

@@ -124,6 +124,28 @@ impl Request {
         Ok(self.response(ResponseAction::Send(vec![SendPart::Bytes(payload)])))
     }
 
+    /// Encodes `body`, sending the regions `files` stands for straight from their files
+    /// (`sendfile` on plaintext) instead of copying them.
+    pub fn respond_with_files(
+        &self,
+        body: &ResponseKind,
+        files: &crate::splice::FileRecords,
+    ) -> Result<Response> {
+        if files.is_empty() {
+            return self.respond(body);
+        }
+        let header =
+            ResponseHeader::default().with_correlation_id(self.context.header.correlation_id);
+        let header_version = self.api_key.response_header_version(self.api_version);
+        let mut writer = crate::splice::FrameWriter::new(files, 4096);
+        header
+            .encode(&mut writer, header_version)
+            .map_err(kafka_network::Error::from)?;
+        body.encode(&mut writer, self.api_version)
+            .map_err(kafka_network::Error::from)?;
+        Ok(self.response(ResponseAction::Send(writer.finish())))
+    }
+
     /// A response that writes nothing and unmutes the channel.
     pub fn no_response(&self) -> Response {
         self.response(ResponseAction::NoOp)

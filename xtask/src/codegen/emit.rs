@@ -180,7 +180,8 @@ fn write_value(ty: &Ty, v: &str, compact: &str) -> String {
         Ty::F64 => format!("buf.put_f64({d});"),
         Ty::Uuid => format!("buf.put_slice({p}.as_bytes());"),
         Ty::String => format!("put_nullable_string(buf, Some({p}.as_str()), {compact})?;"),
-        Ty::Bytes | Ty::Records => format!("put_nullable_bytes(buf, Some(&{p}[..]), {compact})?;"),
+        Ty::Bytes => format!("put_nullable_bytes(buf, Some(&{p}[..]), {compact})?;"),
+        Ty::Records => format!("put_nullable_records(buf, Some(&{p}), {compact})?;"),
         Ty::Struct(_) => format!("{p}.encode(buf, version)?;"),
         Ty::Array(inner) => format!(
             "put_array_len(buf, Some({p}.len()), {compact})?; for el in {p}.iter() {{ {} }}",
@@ -668,7 +669,7 @@ fn emit_struct(out: &mut String, spec: &Spec, def: &StructDef, top: bool) -> Res
 
     let _ = writeln!(
         out,
-        "impl Encodable for {name} {{\n    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {{\n{enc}    }}\n\n    fn compute_size(&self, version: i16) -> Result<usize> {{\n{size}    }}\n}}\n"
+        "impl Encodable for {name} {{\n    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {{\n{enc}    }}\n\n    fn compute_size(&self, version: i16) -> Result<usize> {{\n{size}    }}\n}}\n"
     );
     let _ = writeln!(
         out,
@@ -768,7 +769,7 @@ pub fn emit_message(spec: &Spec, source: &str) -> Result<String, String> {
     out.push_str(
         "\n#![allow(unused_mut, unused_variables, unused_imports, unused_parens, clippy::all)]\n\n",
     );
-    out.push_str("use bytes::{BufMut, Bytes};\n\n");
+    out.push_str("use bytes::Bytes;\n\n");
     out.push_str("use crate::error::{Error, Result};\n");
     out.push_str("use crate::message::{Decodable, Encodable, Message, VersionRange};\n");
     out.push_str("use crate::primitives::*;\n");
@@ -823,7 +824,7 @@ pub fn emit_mod(specs: &[(Spec, String)]) -> String {
     out.push_str("//! generated from Kafka's JSON definitions by `cargo xtask codegen`.\n//!\n");
     out.push_str("//! [`ApiKey`] lists every API the codec knows; [`RequestKind`] and [`ResponseKind`] hold any\n");
     out.push_str("//! request or response body and dispatch decoding on an API key.\n\n");
-    out.push_str("use bytes::{BufMut, Bytes};\n\n");
+    out.push_str("use bytes::Bytes;\n\n");
     out.push_str("use crate::error::Result;\n");
     out.push_str("use crate::message::{Decodable, Encodable, VersionRange};\n\n");
     for (spec, _) in specs {
@@ -958,7 +959,7 @@ pub fn emit_mod(specs: &[(Spec, String)]) -> String {
             );
         }
         out.push_str("        })\n    }\n\n");
-        out.push_str("    /// Writes the body at `version`.\n    pub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {\n        match self {\n");
+        out.push_str("    /// Writes the body at `version`.\n    pub fn encode<B: crate::primitives::Sink>(&self, buf: &mut B, version: i16) -> Result<()> {\n        match self {\n");
         for (req, _) in &apis {
             let _ = writeln!(
                 out,

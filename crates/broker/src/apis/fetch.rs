@@ -12,6 +12,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestKind, ResponseKind};
 use kafka_protocol::{ErrorCode, Uuid};
+use kafka_server::splice::FileRecords;
 use kafka_server::{Request, ResponseSender};
 use kafka_storage::TopicPartition;
 
@@ -269,9 +270,11 @@ fn plan(state: &BrokerState, version: i16, req: &FetchRequest) -> Plan {
     plan
 }
 
-/// Reads what `plan` asks for; returns the data and the bytes of records read.
-fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize) {
+/// Reads what `plan` asks for; returns the data, the bytes of records read, and the file
+/// regions that the records placeholders stand for (sent with sendfile, never copied).
+fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize, FileRecords) {
     let mut total = 0usize;
+    let mut files = FileRecords::new();
     let mut out = Vec::with_capacity(plan.partitions.len());
     for p in &plan.partitions {
         let mut d = PartitionData::default()
@@ -314,20 +317,24 @@ fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usi
         match log.read(p.fetch_offset, budget, Some(hw), total == 0) {
             Ok(info) => {
                 let records = match info.records {
-                    Some(region) => {
-                        let mut buf = vec![0u8; region.len];
-                        match region.file.read_exact_at(&mut buf, region.position) {
-                            Ok(()) => Bytes::from(buf),
-                            Err(e) => {
-                                tracing::warn!(%tp, error = %e, "reading the log failed");
-                                out.push((
-                                    p.clone(),
-                                    d.with_error_code(ErrorCode::KafkaStorageError.code()),
-                                ));
-                                continue;
+                    Some(region) => match files.placeholder(region.clone()) {
+                        Some(placeholder) => placeholder,
+                        None => {
+                            // Too large for a placeholder: read it into memory.
+                            let mut buf = vec![0u8; region.len];
+                            match region.file.read_exact_at(&mut buf, region.position) {
+                                Ok(()) => Bytes::from(buf),
+                                Err(e) => {
+                                    tracing::warn!(%tp, error = %e, "reading the log failed");
+                                    out.push((
+                                        p.clone(),
+                                        d.with_error_code(ErrorCode::KafkaStorageError.code()),
+                                    ));
+                                    continue;
+                                }
                             }
                         }
-                    }
+                    },
                     None => Bytes::new(),
                 };
                 total += records.len();
@@ -339,7 +346,7 @@ fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usi
             }
         }
     }
-    (out, total)
+    (out, total, files)
 }
 
 fn respond(
@@ -347,6 +354,7 @@ fn respond(
     request: &Request,
     plan: &Plan,
     mut data: Vec<(Planned, PartitionData)>,
+    files: &FileRecords,
     sender: &ResponseSender,
 ) {
     let version = request.api_version;
@@ -381,7 +389,7 @@ fn respond(
         .with_error_code(plan.top_error.code())
         .with_session_id(plan.session.map_or(0, |(id, _)| id))
         .with_responses(topics);
-    match request.respond(&ResponseKind::Fetch(body)) {
+    match request.respond_with_files(&ResponseKind::Fetch(body), files) {
         Ok(r) => sender.send(r),
         Err(e) => {
             tracing::error!(error = %e, "encoding a fetch response failed");
@@ -397,11 +405,11 @@ pub(super) fn fetch(state: &Arc<BrokerState>, mut request: Request, sender: &Res
     };
     let plan = plan(state, request.api_version, req);
     let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT);
-    let (data, bytes) = read(state, &plan);
+    let (data, bytes, files) = read(state, &plan);
     let has_error =
         data.iter().any(|(_, d)| d.error_code != 0) || plan.top_error != ErrorCode::None;
     if bytes >= plan.min_bytes || max_wait.is_zero() || has_error || plan.partitions.is_empty() {
-        respond(state, &request, &plan, data, sender);
+        respond(state, &request, &plan, data, &files, sender);
         return;
     }
     request.times.api_local_complete = Some(Instant::now());
@@ -485,10 +493,10 @@ impl FetchPurgatory {
                 }
             };
             for w in due {
-                let (data, bytes) = read(state, &w.plan);
+                let (data, bytes, files) = read(state, &w.plan);
                 let expired = w.deadline <= Instant::now();
                 if bytes >= w.plan.min_bytes || expired || stopping {
-                    respond(state, &w.request, &w.plan, data, &w.sender);
+                    respond(state, &w.request, &w.plan, data, &files, &w.sender);
                 } else {
                     self.waiters
                         .lock()

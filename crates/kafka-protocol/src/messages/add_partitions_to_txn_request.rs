@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -83,7 +83,7 @@ impl AddPartitionsToTxnRequest {
 }
 
 impl Encodable for AddPartitionsToTxnRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "AddPartitionsToTxnRequest",
@@ -396,7 +396,7 @@ impl AddPartitionsToTxnTransaction {
 }
 
 impl Encodable for AddPartitionsToTxnTransaction {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.transactional_id.as_str()), flexible)?;
         buf.put_i64(self.producer_id);
@@ -533,7 +533,7 @@ impl AddPartitionsToTxnTopic {
 }
 
 impl Encodable for AddPartitionsToTxnTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

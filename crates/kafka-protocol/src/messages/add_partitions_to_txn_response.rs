@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -78,7 +78,7 @@ impl AddPartitionsToTxnResponse {
 }
 
 impl Encodable for AddPartitionsToTxnResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "AddPartitionsToTxnResponse",
@@ -322,7 +322,7 @@ impl AddPartitionsToTxnResult {
 }
 
 impl Encodable for AddPartitionsToTxnResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.transactional_id.as_str()), flexible)?;
         put_array_len(buf, Some(self.topic_results.len()), flexible)?;
@@ -447,7 +447,7 @@ impl AddPartitionsToTxnTopicResult {
 }
 
 impl Encodable for AddPartitionsToTxnTopicResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.results_by_partition.len()), flexible)?;
@@ -584,7 +584,7 @@ impl AddPartitionsToTxnPartitionResult {
 }
 
 impl Encodable for AddPartitionsToTxnPartitionResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         buf.put_i32(self.partition_index);
         buf.put_i16(self.partition_error_code);

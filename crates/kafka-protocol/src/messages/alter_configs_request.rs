@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl AlterConfigsRequest {
 }
 
 impl Encodable for AlterConfigsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "AlterConfigsRequest",
@@ -219,7 +219,7 @@ impl AlterableConfig {
 }
 
 impl Encodable for AlterableConfig {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         match &self.value {
@@ -351,7 +351,7 @@ impl AlterConfigsResource {
 }
 
 impl Encodable for AlterConfigsResource {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         buf.put_i8(self.resource_type);
         put_nullable_string(buf, Some(self.resource_name.as_str()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -99,7 +99,7 @@ impl ApiVersionsResponse {
 }
 
 impl Encodable for ApiVersionsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "ApiVersionsResponse",
@@ -479,7 +479,7 @@ impl ApiVersion {
 }
 
 impl Encodable for ApiVersion {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         buf.put_i16(self.api_key);
         buf.put_i16(self.min_version);
@@ -602,7 +602,7 @@ impl SupportedFeatureKey {
 }
 
 impl Encodable for SupportedFeatureKey {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         buf.put_i16(self.min_version);
@@ -711,7 +711,7 @@ impl FinalizedFeatureKey {
 }
 
 impl Encodable for FinalizedFeatureKey {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         buf.put_i16(self.max_version_level);

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -83,7 +83,7 @@ impl ConsumerProtocolSubscription {
 }
 
 impl Encodable for ConsumerProtocolSubscription {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "ConsumerProtocolSubscription",
@@ -323,7 +323,7 @@ impl TopicPartition {
 }
 
 impl Encodable for TopicPartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = false;
         put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl CreatePartitionsRequest {
 }
 
 impl Encodable for CreatePartitionsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "CreatePartitionsRequest",
@@ -224,7 +224,7 @@ impl CreatePartitionsAssignment {
 }
 
 impl Encodable for CreatePartitionsAssignment {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         put_array_len(buf, Some(self.broker_ids.len()), flexible)?;
         for el in self.broker_ids.iter() {
@@ -353,7 +353,7 @@ impl CreatePartitionsTopic {
 }
 
 impl Encodable for CreatePartitionsTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         buf.put_i32(self.count);

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl CreatePartitionsResponse {
 }
 
 impl Encodable for CreatePartitionsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "CreatePartitionsResponse",
@@ -227,7 +227,7 @@ impl CreatePartitionsTopicResult {
 }
 
 impl Encodable for CreatePartitionsTopicResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         buf.put_i16(self.error_code);

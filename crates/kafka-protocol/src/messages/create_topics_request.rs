@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl CreateTopicsRequest {
 }
 
 impl Encodable for CreateTopicsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "CreateTopicsRequest",
@@ -245,7 +245,7 @@ impl CreatableReplicaAssignment {
 }
 
 impl Encodable for CreatableReplicaAssignment {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 5;
         buf.put_i32(self.partition_index);
         put_array_len(buf, Some(self.broker_ids.len()), flexible)?;
@@ -371,7 +371,7 @@ impl CreatableTopicConfig {
 }
 
 impl Encodable for CreatableTopicConfig {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 5;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         match &self.value {
@@ -519,7 +519,7 @@ impl CreatableTopic {
 }
 
 impl Encodable for CreatableTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 5;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         buf.put_i32(self.num_partitions);

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl CreateTopicsResponse {
 }
 
 impl Encodable for CreateTopicsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "CreateTopicsResponse",
@@ -249,7 +249,7 @@ impl CreatableTopicConfigs {
 }
 
 impl Encodable for CreatableTopicConfigs {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         match &self.value {
@@ -422,7 +422,7 @@ impl CreatableTopicResult {
 }
 
 impl Encodable for CreatableTopicResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 5;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         if version >= 7 {

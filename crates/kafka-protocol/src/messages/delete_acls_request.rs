@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -51,7 +51,7 @@ impl DeleteAclsRequest {
 }
 
 impl Encodable for DeleteAclsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DeleteAclsRequest",
@@ -245,7 +245,7 @@ impl DeleteAclsFilter {
 }
 
 impl Encodable for DeleteAclsFilter {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         buf.put_i8(self.resource_type_filter);
         match &self.resource_name_filter {

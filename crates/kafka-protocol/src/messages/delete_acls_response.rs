@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl DeleteAclsResponse {
 }
 
 impl Encodable for DeleteAclsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DeleteAclsResponse",
@@ -275,7 +275,7 @@ impl DeleteAclsMatchingAcl {
 }
 
 impl Encodable for DeleteAclsMatchingAcl {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         buf.put_i16(self.error_code);
         match &self.error_message {
@@ -456,7 +456,7 @@ impl DeleteAclsFilterResult {
 }
 
 impl Encodable for DeleteAclsFilterResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         buf.put_i16(self.error_code);
         match &self.error_message {

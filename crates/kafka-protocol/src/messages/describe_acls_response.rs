@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -75,7 +75,7 @@ impl DescribeAclsResponse {
 }
 
 impl Encodable for DescribeAclsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DescribeAclsResponse",
@@ -275,7 +275,7 @@ impl AclDescription {
 }
 
 impl Encodable for AclDescription {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         put_nullable_string(buf, Some(self.principal.as_str()), flexible)?;
         put_nullable_string(buf, Some(self.host.as_str()), flexible)?;
@@ -411,7 +411,7 @@ impl DescribeAclsResource {
 }
 
 impl Encodable for DescribeAclsResource {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 2;
         buf.put_i8(self.resource_type);
         put_nullable_string(buf, Some(self.resource_name.as_str()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -107,7 +107,7 @@ impl DescribeClusterResponse {
 }
 
 impl Encodable for DescribeClusterResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DescribeClusterResponse",
@@ -327,7 +327,7 @@ impl DescribeClusterBroker {
 }
 
 impl Encodable for DescribeClusterBroker {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.broker_id);
         put_nullable_string(buf, Some(self.host.as_str()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl DescribeConfigsRequest {
 }
 
 impl Encodable for DescribeConfigsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DescribeConfigsRequest",
@@ -268,7 +268,7 @@ impl DescribeConfigsResource {
 }
 
 impl Encodable for DescribeConfigsResource {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         buf.put_i8(self.resource_type);
         put_nullable_string(buf, Some(self.resource_name.as_str()), flexible)?;

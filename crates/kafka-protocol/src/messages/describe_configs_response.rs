@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl DescribeConfigsResponse {
 }
 
 impl Encodable for DescribeConfigsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DescribeConfigsResponse",
@@ -227,7 +227,7 @@ impl DescribeConfigsSynonym {
 }
 
 impl Encodable for DescribeConfigsSynonym {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         match &self.value {
@@ -412,7 +412,7 @@ impl DescribeConfigsResourceResult {
 }
 
 impl Encodable for DescribeConfigsResourceResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         match &self.value {
@@ -681,7 +681,7 @@ impl DescribeConfigsResult {
 }
 
 impl Encodable for DescribeConfigsResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         buf.put_i16(self.error_code);
         match &self.error_message {

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl DescribeGroupsResponse {
 }
 
 impl Encodable for DescribeGroupsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "DescribeGroupsResponse",
@@ -256,7 +256,7 @@ impl DescribedGroupMember {
 }
 
 impl Encodable for DescribedGroupMember {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 5;
         put_nullable_string(buf, Some(self.member_id.as_str()), flexible)?;
         if version >= 4 {
@@ -462,7 +462,7 @@ impl DescribedGroup {
 }
 
 impl Encodable for DescribedGroup {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 5;
         buf.put_i16(self.error_code);
         put_nullable_string(buf, Some(self.group_id.as_str()), flexible)?;

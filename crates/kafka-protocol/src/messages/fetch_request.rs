@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -139,7 +139,7 @@ impl FetchRequest {
 }
 
 impl Encodable for FetchRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "FetchRequest",
@@ -534,7 +534,7 @@ impl ReplicaState {
 }
 
 impl Encodable for ReplicaState {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.replica_id);
         buf.put_i64(self.replica_epoch);
@@ -670,7 +670,7 @@ impl FetchPartition {
 }
 
 impl Encodable for FetchPartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 12;
         buf.put_i32(self.partition);
         if version >= 9 {
@@ -870,7 +870,7 @@ impl FetchTopic {
 }
 
 impl Encodable for FetchTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 12;
         if version <= 12 {
             put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
@@ -1038,7 +1038,7 @@ impl ForgottenTopic {
 }
 
 impl Encodable for ForgottenTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 12;
         if version <= 12 {
             put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;

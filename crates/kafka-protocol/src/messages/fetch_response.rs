@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -83,7 +83,7 @@ impl FetchResponse {
 }
 
 impl Encodable for FetchResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "FetchResponse",
@@ -352,7 +352,7 @@ impl EpochEndOffset {
 }
 
 impl Encodable for EpochEndOffset {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.epoch);
         buf.put_i64(self.end_offset);
@@ -448,7 +448,7 @@ impl LeaderIdAndEpoch {
 }
 
 impl Encodable for LeaderIdAndEpoch {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
@@ -544,7 +544,7 @@ impl SnapshotId {
 }
 
 impl Encodable for SnapshotId {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i64(self.end_offset);
         buf.put_i32(self.epoch);
@@ -640,7 +640,7 @@ impl AbortedTransaction {
 }
 
 impl Encodable for AbortedTransaction {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 12;
         buf.put_i64(self.producer_id);
         buf.put_i64(self.first_offset);
@@ -822,7 +822,7 @@ impl PartitionData {
 }
 
 impl Encodable for PartitionData {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 12;
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
@@ -867,7 +867,7 @@ impl Encodable for PartitionData {
         }
         match &self.records {
             Some(v) => {
-                put_nullable_bytes(buf, Some(&v[..]), flexible)?;
+                put_nullable_records(buf, Some(&v), flexible)?;
             }
             None => {
                 put_nullable_bytes(buf, None, flexible)?;
@@ -1206,7 +1206,7 @@ impl FetchableTopicResponse {
 }
 
 impl Encodable for FetchableTopicResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 12;
         if version <= 12 {
             put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
@@ -1381,7 +1381,7 @@ impl NodeEndpoint {
 }
 
 impl Encodable for NodeEndpoint {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.node_id);
         put_nullable_string(buf, Some(self.host.as_str()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -99,7 +99,7 @@ impl FindCoordinatorResponse {
 }
 
 impl Encodable for FindCoordinatorResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "FindCoordinatorResponse",
@@ -432,7 +432,7 @@ impl Coordinator {
 }
 
 impl Encodable for Coordinator {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.key.as_str()), flexible)?;
         buf.put_i32(self.node_id);

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl IncrementalAlterConfigsRequest {
 }
 
 impl Encodable for IncrementalAlterConfigsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "IncrementalAlterConfigsRequest",
@@ -227,7 +227,7 @@ impl AlterableConfig {
 }
 
 impl Encodable for AlterableConfig {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 1;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         buf.put_i8(self.config_operation);
@@ -364,7 +364,7 @@ impl AlterConfigsResource {
 }
 
 impl Encodable for AlterConfigsResource {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 1;
         buf.put_i8(self.resource_type);
         put_nullable_string(buf, Some(self.resource_name.as_str()), flexible)?;

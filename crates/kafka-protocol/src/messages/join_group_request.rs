@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -107,7 +107,7 @@ impl JoinGroupRequest {
 }
 
 impl Encodable for JoinGroupRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "JoinGroupRequest",
@@ -383,7 +383,7 @@ impl JoinGroupRequestProtocol {
 }
 
 impl Encodable for JoinGroupRequestProtocol {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_nullable_bytes(buf, Some(&self.metadata[..]), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -115,7 +115,7 @@ impl JoinGroupResponse {
 }
 
 impl Encodable for JoinGroupResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "JoinGroupResponse",
@@ -400,7 +400,7 @@ impl JoinGroupResponseMember {
 }
 
 impl Encodable for JoinGroupResponseMember {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         put_nullable_string(buf, Some(self.member_id.as_str()), flexible)?;
         if version >= 5 {

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl LeaveGroupResponse {
 }
 
 impl Encodable for LeaveGroupResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "LeaveGroupResponse",
@@ -263,7 +263,7 @@ impl MemberResponse {
 }
 
 impl Encodable for MemberResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         put_nullable_string(buf, Some(self.member_id.as_str()), flexible)?;
         match &self.group_instance_id {

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl ListGroupsResponse {
 }
 
 impl Encodable for ListGroupsResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "ListGroupsResponse",
@@ -250,7 +250,7 @@ impl ListedGroup {
 }
 
 impl Encodable for ListedGroup {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         put_nullable_string(buf, Some(self.group_id.as_str()), flexible)?;
         put_nullable_string(buf, Some(self.protocol_type.as_str()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -75,7 +75,7 @@ impl ListOffsetsRequest {
 }
 
 impl Encodable for ListOffsetsRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "ListOffsetsRequest",
@@ -280,7 +280,7 @@ impl ListOffsetsPartition {
 }
 
 impl Encodable for ListOffsetsPartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         buf.put_i32(self.partition_index);
         if version >= 4 {
@@ -420,7 +420,7 @@ impl ListOffsetsTopic {
 }
 
 impl Encodable for ListOffsetsTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -91,7 +91,7 @@ impl MetadataResponse {
 }
 
 impl Encodable for MetadataResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "MetadataResponse",
@@ -379,7 +379,7 @@ impl MetadataResponseBroker {
 }
 
 impl Encodable for MetadataResponseBroker {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         buf.put_i32(self.node_id);
         put_nullable_string(buf, Some(self.host.as_str()), flexible)?;
@@ -575,7 +575,7 @@ impl MetadataResponsePartition {
 }
 
 impl Encodable for MetadataResponsePartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         buf.put_i16(self.error_code);
         buf.put_i32(self.partition_index);
@@ -808,7 +808,7 @@ impl MetadataResponseTopic {
 }
 
 impl Encodable for MetadataResponseTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         buf.put_i16(self.error_code);
         match &self.name {

@@ -6,7 +6,7 @@
 //! [`ApiKey`] lists every API the codec knows; [`RequestKind`] and [`ResponseKind`] hold any
 //! request or response body and dispatch decoding on an API key.
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::Result;
 use crate::message::{Decodable, Encodable, VersionRange};
@@ -737,7 +737,7 @@ impl RequestKind {
     }
 
     /// Writes the body at `version`.
-    pub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    pub fn encode<B: crate::primitives::Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         match self {
             RequestKind::Produce(m) => m.encode(buf, version),
             RequestKind::Fetch(m) => m.encode(buf, version),
@@ -1245,7 +1245,7 @@ impl ResponseKind {
     }
 
     /// Writes the body at `version`.
-    pub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    pub fn encode<B: crate::primitives::Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         match self {
             ResponseKind::Produce(m) => m.encode(buf, version),
             ResponseKind::Fetch(m) => m.encode(buf, version),

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -91,7 +91,7 @@ impl OffsetCommitRequest {
 }
 
 impl Encodable for OffsetCommitRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "OffsetCommitRequest",
@@ -365,7 +365,7 @@ impl OffsetCommitRequestPartition {
 }
 
 impl Encodable for OffsetCommitRequestPartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 8;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.committed_offset);
@@ -524,7 +524,7 @@ impl OffsetCommitRequestTopic {
 }
 
 impl Encodable for OffsetCommitRequestTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 8;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

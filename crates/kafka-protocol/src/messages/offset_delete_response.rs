@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl OffsetDeleteResponse {
 }
 
 impl Encodable for OffsetDeleteResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "OffsetDeleteResponse",
@@ -210,7 +210,7 @@ impl OffsetDeleteResponsePartition {
 }
 
 impl Encodable for OffsetDeleteResponsePartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = false;
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
@@ -298,7 +298,7 @@ impl OffsetDeleteResponseTopic {
 }
 
 impl Encodable for OffsetDeleteResponseTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = false;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

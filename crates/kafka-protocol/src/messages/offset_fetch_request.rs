@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -75,7 +75,7 @@ impl OffsetFetchRequest {
 }
 
 impl Encodable for OffsetFetchRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "OffsetFetchRequest",
@@ -380,7 +380,7 @@ impl OffsetFetchRequestTopic {
 }
 
 impl Encodable for OffsetFetchRequestTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partition_indexes.len()), flexible)?;
@@ -507,7 +507,7 @@ impl OffsetFetchRequestTopics {
 }
 
 impl Encodable for OffsetFetchRequestTopics {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partition_indexes.len()), flexible)?;
@@ -636,7 +636,7 @@ impl OffsetFetchRequestGroup {
 }
 
 impl Encodable for OffsetFetchRequestGroup {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.group_id.as_str()), flexible)?;
         if version >= 9 {

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -75,7 +75,7 @@ impl OffsetFetchResponse {
 }
 
 impl Encodable for OffsetFetchResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "OffsetFetchResponse",
@@ -347,7 +347,7 @@ impl OffsetFetchResponsePartition {
 }
 
 impl Encodable for OffsetFetchResponsePartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.committed_offset);
@@ -492,7 +492,7 @@ impl OffsetFetchResponseTopic {
 }
 
 impl Encodable for OffsetFetchResponseTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 6;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
@@ -652,7 +652,7 @@ impl OffsetFetchResponsePartitions {
 }
 
 impl Encodable for OffsetFetchResponsePartitions {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.committed_offset);
@@ -777,7 +777,7 @@ impl OffsetFetchResponseTopics {
 }
 
 impl Encodable for OffsetFetchResponseTopics {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
@@ -907,7 +907,7 @@ impl OffsetFetchResponseGroup {
 }
 
 impl Encodable for OffsetFetchResponseGroup {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         put_nullable_string(buf, Some(self.group_id.as_str()), flexible)?;
         put_array_len(buf, Some(self.topics.len()), flexible)?;

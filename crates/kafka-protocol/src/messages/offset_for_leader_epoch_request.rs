@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl OffsetForLeaderEpochRequest {
 }
 
 impl Encodable for OffsetForLeaderEpochRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "OffsetForLeaderEpochRequest",
@@ -233,7 +233,7 @@ impl OffsetForLeaderPartition {
 }
 
 impl Encodable for OffsetForLeaderPartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         buf.put_i32(self.partition);
         if version >= 2 {
@@ -354,7 +354,7 @@ impl OffsetForLeaderTopic {
 }
 
 impl Encodable for OffsetForLeaderTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl OffsetForLeaderEpochResponse {
 }
 
 impl Encodable for OffsetForLeaderEpochResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "OffsetForLeaderEpochResponse",
@@ -241,7 +241,7 @@ impl EpochEndOffset {
 }
 
 impl Encodable for EpochEndOffset {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         buf.put_i16(self.error_code);
         buf.put_i32(self.partition);
@@ -367,7 +367,7 @@ impl OffsetForLeaderTopicResult {
 }
 
 impl Encodable for OffsetForLeaderTopicResult {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         put_nullable_string(buf, Some(self.topic.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

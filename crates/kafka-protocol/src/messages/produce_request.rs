@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -75,7 +75,7 @@ impl ProduceRequest {
 }
 
 impl Encodable for ProduceRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "ProduceRequest",
@@ -285,12 +285,12 @@ impl PartitionProduceData {
 }
 
 impl Encodable for PartitionProduceData {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         buf.put_i32(self.index);
         match &self.records {
             Some(v) => {
-                put_nullable_bytes(buf, Some(&v[..]), flexible)?;
+                put_nullable_records(buf, Some(&v), flexible)?;
             }
             None => {
                 put_nullable_bytes(buf, None, flexible)?;
@@ -409,7 +409,7 @@ impl TopicProduceData {
 }
 
 impl Encodable for TopicProduceData {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partition_data.len()), flexible)?;

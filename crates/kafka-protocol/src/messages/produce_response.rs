@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -67,7 +67,7 @@ impl ProduceResponse {
 }
 
 impl Encodable for ProduceResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "ProduceResponse",
@@ -306,7 +306,7 @@ impl BatchIndexAndErrorMessage {
 }
 
 impl Encodable for BatchIndexAndErrorMessage {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         buf.put_i32(self.batch_index);
         match &self.batch_index_error_message {
@@ -430,7 +430,7 @@ impl LeaderIdAndEpoch {
 }
 
 impl Encodable for LeaderIdAndEpoch {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
@@ -574,7 +574,7 @@ impl PartitionProduceResponse {
 }
 
 impl Encodable for PartitionProduceResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         buf.put_i32(self.index);
         buf.put_i16(self.error_code);
@@ -836,7 +836,7 @@ impl TopicProduceResponse {
 }
 
 impl Encodable for TopicProduceResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 9;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partition_responses.len()), flexible)?;
@@ -988,7 +988,7 @@ impl NodeEndpoint {
 }
 
 impl Encodable for NodeEndpoint {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = true;
         buf.put_i32(self.node_id);
         put_nullable_string(buf, Some(self.host.as_str()), flexible)?;

@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -99,7 +99,7 @@ impl SyncGroupRequest {
 }
 
 impl Encodable for SyncGroupRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "SyncGroupRequest",
@@ -400,7 +400,7 @@ impl SyncGroupRequestAssignment {
 }
 
 impl Encodable for SyncGroupRequestAssignment {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 4;
         put_nullable_string(buf, Some(self.member_id.as_str()), flexible)?;
         put_nullable_bytes(buf, Some(&self.assignment[..]), flexible)?;

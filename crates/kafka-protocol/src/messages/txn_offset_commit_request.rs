@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -107,7 +107,7 @@ impl TxnOffsetCommitRequest {
 }
 
 impl Encodable for TxnOffsetCommitRequest {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "TxnOffsetCommitRequest",
@@ -389,7 +389,7 @@ impl TxnOffsetCommitRequestPartition {
 }
 
 impl Encodable for TxnOffsetCommitRequestPartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.committed_offset);
@@ -529,7 +529,7 @@ impl TxnOffsetCommitRequestTopic {
 }
 
 impl Encodable for TxnOffsetCommitRequestTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;

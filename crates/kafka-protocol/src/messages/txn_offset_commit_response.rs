@@ -10,7 +10,7 @@
     clippy::all
 )]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
@@ -59,7 +59,7 @@ impl TxnOffsetCommitResponse {
 }
 
 impl Encodable for TxnOffsetCommitResponse {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::UnsupportedVersion {
                 message: "TxnOffsetCommitResponse",
@@ -219,7 +219,7 @@ impl TxnOffsetCommitResponsePartition {
 }
 
 impl Encodable for TxnOffsetCommitResponsePartition {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
@@ -329,7 +329,7 @@ impl TxnOffsetCommitResponseTopic {
 }
 
 impl Encodable for TxnOffsetCommitResponseTopic {
-    fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+    fn encode<B: Sink>(&self, buf: &mut B, version: i16) -> Result<()> {
         let flexible = version >= 3;
         put_nullable_string(buf, Some(self.name.as_str()), flexible)?;
         put_array_len(buf, Some(self.partitions.len()), flexible)?;
