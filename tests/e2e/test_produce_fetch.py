@@ -106,7 +106,18 @@ def test_kafka_python_produces_confluent_reads(broker, topic_name):
         assert (m.key(), m.value()) == message(i)[:2]
 
 
-def test_kcat_produces_and_consumes(broker, topic_name):
+def test_kcat_produces_confluent_reads(broker, topic_name):
+    create(broker, topic_name, partitions=1)
+    lines = b"".join(f"k{i}:v{i}\n".encode() for i in range(COUNT))
+    kcat("-b", broker.bootstrap, "-P", "-t", topic_name, "-K:", "-H", "origin=kcat", "-X", "acks=all", input=lines)
+    got = consume_confluent(broker, topic_name, 1, COUNT)
+    assert [(m.key(), m.value(), m.offset()) for m in got] == [
+        (f"k{i}".encode(), f"v{i}".encode(), i) for i in range(COUNT)
+    ]
+    assert all(m.headers() == [("origin", b"kcat")] for m in got)
+
+
+def test_kcat_consumes_what_kcat_produced(broker, topic_name):
     create(broker, topic_name, partitions=1)
     lines = b"".join(f"k{i}:v{i}\n".encode() for i in range(1000))
     kcat("-b", broker.bootstrap, "-P", "-t", topic_name, "-K:", input=lines)
