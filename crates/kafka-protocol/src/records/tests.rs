@@ -1,6 +1,8 @@
 //! Tests across the records module: byte-exact vectors, round trips per codec, in-place
 //! patching, corrupt input and property tests that nothing panics.
 
+// Declared `#[cfg(test)] mod tests;` in mod.rs: everything here is test code.
+#[cfg(test)]
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
 
