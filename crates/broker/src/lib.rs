@@ -22,7 +22,7 @@ use kafka_storage::{LogManager, TopicPartition};
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
 
-use apis::{BrokerState, Endpoint, FetchPurgatory, KafkaApis, ProducerIdManager};
+use apis::{BrokerState, Endpoint, FetchPurgatory, GroupService, KafkaApis, ProducerIdManager};
 
 /// A running broker.
 #[derive(Debug)]
@@ -30,6 +30,7 @@ pub struct Broker {
     state: Arc<BrokerState>,
     server: Option<SocketServer>,
     purgatory_thread: Option<JoinHandle<()>>,
+    group_timers: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
     prometheus: Option<prometheus::PrometheusEndpoint>,
 }
@@ -83,6 +84,7 @@ impl Broker {
             producers: ProducerIdManager::load(&first)?,
             purgatory: Arc::new(FetchPurgatory::default()),
             fetch_sessions: Default::default(),
+            groups: GroupService::load(&config, &logs)?,
             config: config.clone(),
             meta,
             topics,
@@ -90,6 +92,10 @@ impl Broker {
             configured_endpoints: endpoints,
             bound_endpoints: std::sync::OnceLock::new(),
         });
+        let timer_state = Arc::clone(&state);
+        let group_timers = std::thread::Builder::new()
+            .name("group-coordinator".into())
+            .spawn(move || timer_state.groups.run_timers())?;
         let purgatory_state = Arc::clone(&state);
         let purgatory_thread = std::thread::Builder::new()
             .name("fetch-purgatory".into())
@@ -113,6 +119,7 @@ impl Broker {
             state,
             server: Some(server),
             purgatory_thread: Some(purgatory_thread),
+            group_timers: Some(group_timers),
             maintenance: Some(maintenance),
             prometheus: None,
         };
@@ -178,6 +185,10 @@ impl Broker {
         }
         self.state.purgatory.shutdown();
         if let Some(t) = self.purgatory_thread.take() {
+            let _ = t.join();
+        }
+        self.state.groups.shutdown();
+        if let Some(t) = self.group_timers.take() {
             let _ = t.join();
         }
         self.state.logs.stop_background();

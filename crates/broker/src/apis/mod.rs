@@ -3,6 +3,7 @@
 
 mod errors;
 mod fetch;
+mod groups;
 mod metadata;
 mod offsets;
 mod produce;
@@ -20,6 +21,7 @@ use crate::config::BrokerConfig;
 use crate::metadata::{MetaProperties, TopicRegistry};
 
 pub use fetch::FetchPurgatory;
+pub use groups::GroupService;
 pub use producer_state::ProducerIdManager;
 
 /// Milliseconds since the epoch, as Kafka's timestamps.
@@ -62,6 +64,8 @@ pub struct BrokerState {
     pub purgatory: Arc<FetchPurgatory>,
     /// Fetch sessions.
     pub fetch_sessions: fetch::FetchSessionCache,
+    /// Consumer groups.
+    pub groups: GroupService,
 }
 
 impl BrokerState {
@@ -114,6 +118,20 @@ impl RequestHandler for KafkaApis {
                         return;
                     }
                 }
+            }
+            RequestKind::FindCoordinator(r) => Some(groups::find_coordinator(s, &request, r)),
+            RequestKind::JoinGroup(_)
+            | RequestKind::SyncGroup(_)
+            | RequestKind::Heartbeat(_)
+            | RequestKind::LeaveGroup(_)
+            | RequestKind::DescribeGroups(_)
+            | RequestKind::ListGroups(_)
+            | RequestKind::DeleteGroups(_)
+            | RequestKind::OffsetCommit(_)
+            | RequestKind::OffsetFetch(_)
+            | RequestKind::OffsetDelete(_) => {
+                s.groups.handle(request, responses);
+                return;
             }
             RequestKind::Fetch(_) => {
                 fetch::fetch(s, request, responses);

@@ -133,6 +133,12 @@ pub(super) fn create_topic(
     configs: BTreeMap<String, String>,
 ) -> Result<TopicInfo, (ErrorCode, String)> {
     validate_topic_name(name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+    if name == super::groups::OFFSETS_TOPIC {
+        return Err((
+            ErrorCode::InvalidTopicException,
+            format!("{name} is an internal topic"),
+        ));
+    }
     let partitions = match partitions {
         Some(p) if p <= 0 => {
             return Err((
