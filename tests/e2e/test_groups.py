@@ -145,3 +145,85 @@ def test_groups_are_listed_and_described(broker, topic_name):
         assert len(described.members) == 1
     finally:
         c.close()
+
+
+CHILD_CONSUMER = """
+import sys, time
+from confluent_kafka import Consumer
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "auto.offset.reset": "earliest",
+              "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+c.subscribe([sys.argv[3]])
+start = time.time()
+while time.time() - start < 120:
+    c.poll(0.2)
+    if c.assignment():
+        print("assigned", flush=True)
+"""
+
+
+def test_a_killed_consumer_loses_its_partitions_after_the_session_timeout(broker, topic_name):
+    import sys
+    create(broker.bootstrap, topic_name)
+    group = f"kill-{topic_name}"
+    child = subprocess.Popen([sys.executable, "-c", CHILD_CONSUMER, broker.bootstrap, group, topic_name],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    a = group_consumer(broker.bootstrap, group, topic_name)
+    try:
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            a.poll(0.2)
+            if a.assignment() and len(a.assignment()) < 3:
+                break
+        assert 0 < len(a.assignment()) < 3, "the child never took partitions"
+        child.kill()
+        child.wait(10)
+        killed_at = time.time()
+        while time.time() - killed_at < 40 and len(a.assignment()) < 3:
+            a.poll(0.2)
+        assert sorted(p.partition for p in a.assignment()) == [0, 1, 2]
+        # No LeaveGroup was sent: the move waits for the 6 s session timeout.
+        assert time.time() - killed_at >= 4
+    finally:
+        child.kill()
+        a.close()
+
+
+def test_cooperative_sticky_rebalancing(broker, topic_name):
+    create(broker.bootstrap, topic_name, 4)
+    group = f"coop-{topic_name}"
+    cfg = {"partition.assignment.strategy": "cooperative-sticky"}
+    a = group_consumer(broker.bootstrap, group, topic_name, **cfg)
+    try:
+        parts = wait_for_assignment([a], 4)
+        assert parts == [[0, 1, 2, 3]]
+        b = group_consumer(broker.bootstrap, group, topic_name, **cfg)
+        try:
+            parts = wait_for_assignment([a, b], 4)
+            assert sorted(parts[0] + parts[1]) == [0, 1, 2, 3] and len(parts[0]) == 2 == len(parts[1])
+        finally:
+            b.close()
+        parts = wait_for_assignment([a], 4)
+        assert parts == [[0, 1, 2, 3]]
+    finally:
+        a.close()
+
+
+def test_kafka_python_admin_lists_and_describes_groups(broker, topic_name):
+    from kafka.admin import KafkaAdminClient
+    create(broker.bootstrap, topic_name, 1)
+    group = f"kpa-{topic_name}"
+    c = group_consumer(broker.bootstrap, group, topic_name)
+    try:
+        wait_for_assignment([c], 1)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
+        try:
+            listed = admin.list_groups()
+            ids = [g["group_id"] if isinstance(g, dict) else g[0] for g in listed]
+            assert group in ids
+            described = admin.describe_groups([group])[group]
+            assert described["group_state"] == "Stable"
+            assert len(described["members"]) == 1
+        finally:
+            admin.close()
+    finally:
+        c.close()
