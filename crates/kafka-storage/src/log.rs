@@ -34,6 +34,10 @@ use crate::segment::{
 };
 use crate::TopicPartition;
 
+/// Bytes at the front of a batch copied and rewritten on append: its fixed header, which holds
+/// the base offset and partition leader epoch (both outside the batch CRC).
+const PATCHED_HEAD: usize = kafka_protocol::records::RECORD_BATCH_OVERHEAD;
+
 /// One appended batch of an idempotent or transactional producer, for the broker's producer
 /// state checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -650,14 +654,19 @@ impl Log {
             });
         }
 
-        // One copy at most, then patch headers in place.
-        let mut buf = match records.try_into_mut() {
-            Ok(b) => b,
-            Err(b) => BytesMut::from(&b[..]),
-        };
+        // Without LogAppendTime the records are written as received: only each batch's first
+        // 16 bytes (base offset, length, partition leader epoch; none covered by the CRC) are
+        // rewritten, in small copies, and the rest goes from the request's buffer to the file
+        // with one vectored write. LogAppendTime rewrites the max timestamp and the CRC, so
+        // that path copies the batches once.
         let log_append_time =
             (config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
-        if let Some(t) = log_append_time {
+        let mut heads: Vec<[u8; PATCHED_HEAD]> = Vec::new();
+        let body: Bytes = if let Some(t) = log_append_time {
+            let mut buf = match records.try_into_mut() {
+                Ok(b) => b,
+                Err(b) => BytesMut::from(&b[..]),
+            };
             let mut out = BytesMut::new();
             for b in &mut batches {
                 let piece = buf.split_to(usize::try_from(b.size).unwrap_or(0));
@@ -667,26 +676,35 @@ impl Log {
                 out.unsplit(m.into_inner());
                 b.max_timestamp = t;
             }
-            buf = out;
+            out.freeze()
         } else {
             let mut pos = 0usize;
             for b in &batches {
-                let end = pos + usize::try_from(b.size).unwrap_or(0);
-                let slice = buf.get_mut(pos..end).unwrap_or_default();
-                set_partition_leader_epoch(slice, leader_epoch).map_err(Error::CorruptRecord)?;
-                pos = end;
+                let mut head = [0u8; PATCHED_HEAD];
+                head.copy_from_slice(
+                    records
+                        .get(pos..pos + PATCHED_HEAD)
+                        .unwrap_or(&[0; PATCHED_HEAD]),
+                );
+                set_partition_leader_epoch(&mut head, leader_epoch)
+                    .map_err(Error::CorruptRecord)?;
+                heads.push(head);
+                pos += usize::try_from(b.size).unwrap_or(0);
             }
-        }
+            records
+        };
 
         let mut st = lock(&self.append);
         self.check_open()?;
         let mut next = self.log_end_offset();
-        let mut pos = 0usize;
-        for b in &mut batches {
-            let end = pos + usize::try_from(b.size).unwrap_or(0);
+        for (i, b) in batches.iter_mut().enumerate() {
             if assign_offsets {
-                let slice = buf.get_mut(pos..end).unwrap_or_default();
-                set_base_offset(slice, next).map_err(Error::CorruptRecord)?;
+                match heads.get_mut(i) {
+                    Some(head) => set_base_offset(head, next).map_err(Error::CorruptRecord)?,
+                    None => {
+                        // The copied (LogAppendTime) body: patch it in place below.
+                    }
+                }
                 b.base_offset = next;
                 b.last_offset = next.saturating_add(i64::from(b.last_offset_delta));
             } else if b.base_offset < next {
@@ -696,7 +714,31 @@ impl Log {
                 )));
             }
             next = b.last_offset.saturating_add(1);
-            pos = end;
+        }
+        let body = if heads.is_empty() && assign_offsets {
+            let mut buf = BytesMut::from(&body[..]);
+            let mut pos = 0usize;
+            for b in &batches {
+                let end = pos + usize::try_from(b.size).unwrap_or(0);
+                let slice = buf.get_mut(pos..end).unwrap_or_default();
+                set_base_offset(slice, b.base_offset).map_err(Error::CorruptRecord)?;
+                pos = end;
+            }
+            buf.freeze()
+        } else {
+            body
+        };
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() * 2);
+        if heads.is_empty() {
+            parts.push(&body[..]);
+        } else {
+            let mut pos = 0usize;
+            for (b, head) in batches.iter().zip(&heads) {
+                let end = pos + usize::try_from(b.size).unwrap_or(0);
+                parts.push(&head[..]);
+                parts.push(body.get(pos + PATCHED_HEAD..end).unwrap_or_default());
+                pos = end;
+            }
         }
         let first_offset = batches.first().map_or(next, |b| b.base_offset);
         let last_offset = next - 1;
@@ -710,7 +752,7 @@ impl Log {
             self.roll_locked(&mut st, first_offset, now_ms)?;
         }
         let seg = st.active.clone();
-        if let Err((e, restored)) = seg.append(&buf, &batches, &mut st.bytes_since_index) {
+        if let Err((e, restored)) = seg.append(&parts, &batches, &mut st.bytes_since_index) {
             if !restored {
                 self.offline.store(true, Ordering::Release);
             }

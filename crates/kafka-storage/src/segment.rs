@@ -478,12 +478,13 @@ impl LogSegment {
     /// too, `Err((error, false))` says the segment is in an unknown state.
     pub(crate) fn append(
         &self,
-        buf: &[u8],
+        parts: &[&[u8]],
         batches: &[AppendedBatch],
         bytes_since_index: &mut u64,
     ) -> std::result::Result<(), (io::Error, bool)> {
         let start = self.size();
-        if let Err(e) = (&*self.file).write_all(buf) {
+        let written: usize = parts.iter().map(|p| p.len()).sum();
+        if let Err(e) = write_all_vectored(&self.file, parts) {
             let restored = self.file.set_len(start).is_ok();
             return Err((e, restored));
         }
@@ -514,7 +515,7 @@ impl LogSegment {
             self.next_offset
                 .store(last.last_offset.saturating_add(1), Ordering::Release);
         }
-        self.size.store(start + buf.len() as u64, Ordering::Release);
+        self.size.store(start + written as u64, Ordering::Release);
         Ok(())
     }
 
@@ -1098,4 +1099,27 @@ mod tests {
             None
         );
     }
+}
+
+/// Writes every part with as few `writev` calls as the kernel allows, across partial writes.
+fn write_all_vectored(file: &File, parts: &[&[u8]]) -> io::Result<()> {
+    use std::io::{IoSlice, Write};
+    const MAX_IOVECS: usize = 1024;
+    for chunk in parts.chunks(MAX_IOVECS) {
+        let mut slices: Vec<IoSlice<'_>> = chunk
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
+        let mut bufs = &mut slices[..];
+        while !bufs.is_empty() {
+            match (&*file).write_vectored(bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
