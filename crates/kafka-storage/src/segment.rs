@@ -1049,6 +1049,29 @@ pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Writes every part with as few `writev` calls as the kernel allows, across partial writes.
+fn write_all_vectored(file: &File, parts: &[&[u8]]) -> io::Result<()> {
+    use std::io::{IoSlice, Write};
+    const MAX_IOVECS: usize = 1024;
+    for chunk in parts.chunks(MAX_IOVECS) {
+        let mut slices: Vec<IoSlice<'_>> = chunk
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
+        let mut bufs = &mut slices[..];
+        while !bufs.is_empty() {
+            match (&*file).write_vectored(bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1099,27 +1122,4 @@ mod tests {
             None
         );
     }
-}
-
-/// Writes every part with as few `writev` calls as the kernel allows, across partial writes.
-fn write_all_vectored(file: &File, parts: &[&[u8]]) -> io::Result<()> {
-    use std::io::{IoSlice, Write};
-    const MAX_IOVECS: usize = 1024;
-    for chunk in parts.chunks(MAX_IOVECS) {
-        let mut slices: Vec<IoSlice<'_>> = chunk
-            .iter()
-            .filter(|p| !p.is_empty())
-            .map(|p| IoSlice::new(p))
-            .collect();
-        let mut bufs = &mut slices[..];
-        while !bufs.is_empty() {
-            match (&*file).write_vectored(bufs) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
 }
