@@ -1,7 +1,8 @@
 //! `cargo xtask ci`: the one command CI and the README run.
 //!
-//! It installs what the end-to-end tests need on a fresh machine (Debian's `kcat`; the Python
-//! clients `confluent-kafka` and `kafka-python` with `pytest` in a virtualenv under `target/`),
+//! It installs what the end-to-end tests need on a fresh machine (Debian's `kcat` and
+//! `prometheus`; the Python clients `confluent-kafka` and `kafka-python` with `pytest` in a
+//! virtualenv under `target/`),
 //! then checks formatting, clippy, the generated code and the docs, runs every Rust test, and
 //! runs the end-to-end tests in `tests/e2e` against the `broker` binary.
 
@@ -58,26 +59,35 @@ fn venv(root: &Path) -> PathBuf {
     root.join("target").join("e2e-venv")
 }
 
-/// Installs kcat and the Python clients if missing.
+/// Installs a Debian package with apt-get (through sudo unless root).
+fn apt_install(root: &Path, package: &str) -> Result<(), String> {
+    let sudo = if have("id")
+        && Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false)
+    {
+        ""
+    } else {
+        "sudo "
+    };
+    step(
+        root,
+        &format!("install {package}"),
+        "sh",
+        &["-c", &format!("{sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -qq {package}")],
+    )
+}
+
+/// Installs kcat, Prometheus (for the scrape test of `deploy/prometheus.yml`) and the Python
+/// clients if missing.
 pub fn install(root: &Path) -> Result<(), String> {
     if !have("kcat") && !have("kafkacat") {
-        let sudo = if have("id")
-            && Command::new("id")
-                .arg("-u")
-                .output()
-                .map(|o| o.stdout == b"0\n")
-                .unwrap_or(false)
-        {
-            ""
-        } else {
-            "sudo "
-        };
-        step(
-            root,
-            "install kcat",
-            "sh",
-            &["-c", &format!("{sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -qq kcat")],
-        )?;
+        apt_install(root, "kcat")?;
+    }
+    if !have("prometheus") {
+        apt_install(root, "prometheus")?;
     }
     let venv = venv(root);
     let python = venv.join("bin").join("python");
@@ -113,6 +123,7 @@ pub fn run(root: &Path, install_deps: bool) -> Result<(), String> {
         ],
     )?;
     crate::codegen::run(root, None, true)?;
+    crate::docs::run(root, true)?;
     step(
         root,
         "test",

@@ -3,11 +3,19 @@
 //! - `ci`: formatting check, clippy with warnings denied, the codegen check and every test.
 //! - `codegen [--check] [INPUT]`: regenerate `kafka-protocol`'s messages from Kafka's JSON
 //!   definitions (default input `../shared/kafka-message-definitions`).
+//! - `docs [--check]`: regenerate `docs/configuration.md` and `docs/metrics.md` from the code.
+//! - `release <version>`: bump the workspace version, check the changelog, build the tarball.
+//! - `dist`: build the tarball of the current version.
+//! - `bench`: run the criterion benches and the network load test, summarised in
+//!   `target/bench-summary.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench;
 mod ci;
 mod codegen;
+mod docs;
+mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +23,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "xtask", about = "Workspace chores: ci, codegen")]
+#[command(
+    name = "xtask",
+    about = "Workspace chores: ci, e2e, codegen, docs, release, dist, bench"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -23,7 +34,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run everything CI checks: fmt, clippy, codegen --check, all tests.
+    /// Run everything CI checks: fmt, clippy, codegen --check, docs --check, all tests.
     Ci {
         /// Skip installing test prerequisites (packages, Python clients).
         #[arg(long)]
@@ -43,6 +54,21 @@ enum Cmd {
         /// Folder of Kafka's message definitions.
         input: Option<PathBuf>,
     },
+    /// Regenerate docs/configuration.md and docs/metrics.md from the code.
+    Docs {
+        /// Fail if the committed references differ from what would be generated.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Set the workspace version, check CHANGELOG.md, build dist/broker-<version>-<target>.tar.gz.
+    Release {
+        /// The version, MAJOR.MINOR.PATCH[-PRE].
+        version: String,
+    },
+    /// Build dist/broker-<version>-<target>.tar.gz of the current version.
+    Dist,
+    /// Run the criterion benches and the network load test; summary in target/bench-summary.md.
+    Bench,
 }
 
 fn workspace_root() -> PathBuf {
@@ -58,6 +84,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Ci { no_install } => ci::run(&root, !no_install),
         Cmd::Codegen { check, input } => codegen::run(&root, input, check),
+        Cmd::Docs { check } => docs::run(&root, check),
+        Cmd::Release { version } => release::release(&root, &version),
+        Cmd::Dist => release::dist(&root).map(|_| ()),
+        Cmd::Bench => bench::run(&root),
         Cmd::E2e { no_install } => (if no_install {
             Ok(())
         } else {
