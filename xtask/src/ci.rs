@@ -123,6 +123,7 @@ pub fn run(root: &Path, install_deps: bool) -> Result<(), String> {
         ],
     )?;
     crate::codegen::run(root, None, true)?;
+    #[cfg(feature = "docs")]
     crate::docs::run(root, true)?;
     step(
         root,

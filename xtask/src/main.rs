@@ -14,6 +14,7 @@
 mod bench;
 mod ci;
 mod codegen;
+#[cfg(feature = "docs")]
 mod docs;
 mod release;
 
@@ -60,12 +61,12 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// Set the workspace version, check CHANGELOG.md, build dist/broker-<version>-<target>.tar.gz.
+    /// Set the workspace version, check CHANGELOG.md, build `dist/broker-<version>-<target>.tar.gz`.
     Release {
         /// The version, MAJOR.MINOR.PATCH[-PRE].
         version: String,
     },
-    /// Build dist/broker-<version>-<target>.tar.gz of the current version.
+    /// Build `dist/broker-<version>-<target>.tar.gz` of the current version.
     Dist,
     /// Run the criterion benches and the network load test; summary in target/bench-summary.md.
     Bench,
@@ -84,7 +85,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Ci { no_install } => ci::run(&root, !no_install),
         Cmd::Codegen { check, input } => codegen::run(&root, input, check),
+        #[cfg(feature = "docs")]
         Cmd::Docs { check } => docs::run(&root, check),
+        #[cfg(not(feature = "docs"))]
+        Cmd::Docs { .. } => Err("built without the `docs` feature".to_string()),
         Cmd::Release { version } => release::release(&root, &version),
         Cmd::Dist => release::dist(&root).map(|_| ()),
         Cmd::Bench => bench::run(&root),
