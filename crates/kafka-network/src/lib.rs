@@ -29,7 +29,7 @@
 //! // A real channel reads from its transport; any `std::io::Read` works here.
 //! let mut wire: &[u8] = &[0, 0, 0, 3, b'a', b'b', b'c'];
 //! assert_eq!(receive.read_from(&mut wire, &pool)?, ReadStatus::Complete);
-//! assert_eq!(&receive.payload().unwrap()[..], b"abc");
+//! assert_eq!(receive.payload().as_deref(), Some(&b"abc"[..]));
 //! # Ok::<(), kafka_network::Error>(())
 //! ```
 
