@@ -1,14 +1,8 @@
 //! Error answers: the Kafka error code of each storage error, and the answer to APIs this broker
-//! does not serve yet, with the error Kafka gives when the service is unavailable (the
-//! coordinator APIs answer COORDINATOR_NOT_AVAILABLE, ACL APIs SECURITY_DISABLED as with no
-//! authorizer, SASL APIs after authentication ILLEGAL_SASL_STATE) instead of closing the
-//! connection.
+//! does not serve yet, with the error Kafka gives when the service is unavailable (transaction
+//! APIs answer COORDINATOR_NOT_AVAILABLE, ACL APIs SECURITY_DISABLED as with no authorizer, SASL
+//! APIs after authentication ILLEGAL_SASL_STATE) instead of closing the connection.
 
-use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
-use kafka_protocol::messages::describe_groups_response::DescribedGroup;
-use kafka_protocol::messages::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
@@ -34,94 +28,6 @@ pub(crate) fn storage_error_code(e: &kafka_storage::Error) -> ErrorCode {
 pub(super) fn not_served(body: &RequestKind) -> ResponseKind {
     let coord = ErrorCode::CoordinatorNotAvailable.code();
     match body {
-        RequestKind::FindCoordinator(r) => {
-            use kafka_protocol::messages::find_coordinator_response::Coordinator;
-            ResponseKind::FindCoordinator(
-                FindCoordinatorResponse::default()
-                    .with_error_code(coord)
-                    .with_node_id(-1)
-                    .with_error_message(Some("The coordinator is not available.".into()))
-                    .with_coordinators(
-                        r.coordinator_keys
-                            .iter()
-                            .map(|k| {
-                                Coordinator::default()
-                                    .with_key(k.clone())
-                                    .with_node_id(-1)
-                                    .with_error_code(coord)
-                            })
-                            .collect(),
-                    ),
-            )
-        }
-        RequestKind::JoinGroup(_) => ResponseKind::JoinGroup(
-            JoinGroupResponse::default()
-                .with_error_code(coord)
-                .with_generation_id(-1),
-        ),
-        RequestKind::SyncGroup(_) => {
-            ResponseKind::SyncGroup(SyncGroupResponse::default().with_error_code(coord))
-        }
-        RequestKind::Heartbeat(_) => {
-            ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(coord))
-        }
-        RequestKind::LeaveGroup(_) => {
-            ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(coord))
-        }
-        RequestKind::ListGroups(_) => {
-            ResponseKind::ListGroups(ListGroupsResponse::default().with_error_code(coord))
-        }
-        RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(
-            DescribeGroupsResponse::default().with_groups(
-                r.groups
-                    .iter()
-                    .map(|g| {
-                        DescribedGroup::default()
-                            .with_group_id(g.clone())
-                            .with_error_code(coord)
-                    })
-                    .collect(),
-            ),
-        ),
-        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(
-            DeleteGroupsResponse::default().with_results(
-                r.groups_names
-                    .iter()
-                    .map(|g| {
-                        DeletableGroupResult::default()
-                            .with_group_id(g.clone())
-                            .with_error_code(coord)
-                    })
-                    .collect(),
-            ),
-        ),
-        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(
-            OffsetCommitResponse::default().with_topics(
-                r.topics
-                    .iter()
-                    .map(|t| {
-                        OffsetCommitResponseTopic::default()
-                            .with_name(t.name.clone())
-                            .with_partitions(
-                                t.partitions
-                                    .iter()
-                                    .map(|p| {
-                                        OffsetCommitResponsePartition::default()
-                                            .with_partition_index(p.partition_index)
-                                            .with_error_code(coord)
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            ),
-        ),
-        RequestKind::OffsetFetch(_) => {
-            ResponseKind::OffsetFetch(OffsetFetchResponse::default().with_error_code(coord))
-        }
-        RequestKind::OffsetDelete(_) => {
-            ResponseKind::OffsetDelete(OffsetDeleteResponse::default().with_error_code(coord))
-        }
         RequestKind::AddPartitionsToTxn(_) => ResponseKind::AddPartitionsToTxn(
             AddPartitionsToTxnResponse::default().with_error_code(coord),
         ),

@@ -10,7 +10,7 @@ use kafka_protocol::ErrorCode;
 use kafka_server::Request;
 use kafka_storage::TopicPartition;
 
-use super::producer_state::{BatchMeta, SequenceCheck};
+use super::producer_state::{check_sequence, next_seq, SequenceCheck};
 use super::{errors::storage_error_code, now_ms, BrokerState};
 
 /// Produces; `None` means acks=0 (no response is written).
@@ -118,8 +118,9 @@ fn produce_partition(
     let Some(records) = records.filter(|r| !r.is_empty()) else {
         return fail(ErrorCode::CorruptMessage, Some("empty record set".into()));
     };
-    // Idempotence: the producer of each batch, checked and recorded under the partition's
-    // producer lock so a retry racing its original is seen as a duplicate.
+    // Idempotence: each batch's sequence is checked against the producer state the log keeps
+    // (and recovers after a restart), under the partition's lock so that a retry racing its
+    // original is seen as a duplicate.
     let mut batches = Vec::new();
     for batch in RecordBatches::new(records.clone()) {
         match batch {
@@ -128,61 +129,48 @@ fn produce_partition(
                 b.producer_epoch(),
                 b.base_sequence(),
                 b.last_sequence(),
-                i64::from(b.last_offset_delta()),
             )),
             Err(e) => return fail(ErrorCode::CorruptMessage, Some(e.to_string())),
         }
     }
-    let producers = state.producers.partition(tp);
-    let mut producers = producers.lock().unwrap_or_else(|e| e.into_inner());
-    for (pid, epoch, first_seq, last_seq, _) in &batches {
+    let lock = state.producers.partition(tp);
+    let _serialized = lock.lock().unwrap_or_else(|e| e.into_inner());
+    for (i, (pid, epoch, first_seq, last_seq)) in batches.iter().enumerate() {
         if *pid < 0 {
             continue;
         }
-        if !producers.knows(*pid) {
-            // After a restart the log's recovered state says what this producer last wrote.
-            if let Some(entry) = log.producer_state(*pid) {
-                producers.seed(*pid, &entry);
+        // A producer's earlier batch in this same request counts as already written.
+        let earlier = batches[..i].iter().rev().find(|b| b.0 == *pid);
+        let verdict = match earlier {
+            Some(&(_, e, _, last)) if e == *epoch && *first_seq == next_seq(last) => {
+                Ok(SequenceCheck::Append)
             }
-        }
-        match producers.check(*pid, *epoch, *first_seq, *last_seq) {
+            Some(_) => Err(ErrorCode::OutOfOrderSequenceNumber),
+            None => check_sequence(
+                log.producer_state(*pid).as_ref(),
+                *epoch,
+                *first_seq,
+                *last_seq,
+            ),
+        };
+        match verdict {
             Ok(SequenceCheck::Append) => {}
-            Ok(SequenceCheck::Duplicate(meta)) if batches.len() == 1 => {
+            Ok(SequenceCheck::Duplicate { first_offset }) if batches.len() == 1 => {
                 return response
-                    .with_base_offset(meta.first_offset)
+                    .with_base_offset(first_offset)
                     .with_log_start_offset(log.log_start_offset());
             }
-            Ok(SequenceCheck::Duplicate(_)) => {
-                return fail(ErrorCode::DuplicateSequenceNumber, None);
+            Ok(SequenceCheck::Duplicate { .. }) => {
+                return fail(ErrorCode::DuplicateSequenceNumber, None)
             }
             Err(code) => return fail(code, None),
         }
     }
     match log.append(records, now, 0, true) {
-        Ok(info) => {
-            let mut cursor = info.first_offset;
-            for (pid, epoch, first_seq, last_seq, delta) in &batches {
-                let first = cursor;
-                let last = cursor + delta;
-                cursor = last + 1;
-                if *pid >= 0 {
-                    producers.record(
-                        *pid,
-                        *epoch,
-                        BatchMeta {
-                            first_seq: *first_seq,
-                            last_seq: *last_seq,
-                            first_offset: first,
-                            last_offset: last,
-                        },
-                    );
-                }
-            }
-            response
-                .with_base_offset(info.first_offset)
-                .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
-                .with_log_start_offset(info.log_start_offset)
-        }
+        Ok(info) => response
+            .with_base_offset(info.first_offset)
+            .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
+            .with_log_start_offset(info.log_start_offset),
         Err(e) => {
             let code = storage_error_code(&e);
             tracing::debug!(%tp, error = %e, ?code, "produce refused");

@@ -2,55 +2,31 @@
 //! safe: the last five batches of each producer, to recognise retried duplicates and refuse
 //! sequence gaps, as Kafka's `ProducerStateManager`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use kafka_protocol::ErrorCode;
-use kafka_storage::TopicPartition;
+use kafka_storage::{ProducerEntry, TopicPartition};
 
 /// Producer ids are handed out in blocks; the end of the current block is persisted before any
 /// id of it is used, so ids are never reused after a restart.
 const BLOCK: i64 = 1000;
-/// Batches remembered per producer (Kafka's `NUM_BATCHES_TO_RETAIN`).
-const BATCHES_TO_RETAIN: usize = 5;
-
-/// A batch already in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchMeta {
-    /// First sequence.
-    pub first_seq: i32,
-    /// Last sequence.
-    pub last_seq: i32,
-    /// First offset assigned.
-    pub first_offset: i64,
-    /// Last offset assigned.
-    pub last_offset: i64,
-}
-
-#[derive(Debug, Default)]
-struct ProducerEntry {
-    epoch: i16,
-    batches: VecDeque<BatchMeta>,
-}
 
 /// What to do with an incoming batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SequenceCheck {
+pub(super) enum SequenceCheck {
     /// Append it.
     Append,
-    /// A retry of a batch already in the log: answer with its offsets.
-    Duplicate(BatchMeta),
+    /// A retry of a batch already in the log: answer with its first offset.
+    Duplicate {
+        /// The offset the original batch got.
+        first_offset: i64,
+    },
 }
 
-/// The producers of one partition.
-#[derive(Debug, Default)]
-pub struct PartitionProducers {
-    producers: HashMap<i64, ProducerEntry>,
-}
-
-fn next_seq(seq: i32) -> i32 {
+pub(super) fn next_seq(seq: i32) -> i32 {
     if seq == i32::MAX {
         0
     } else {
@@ -58,85 +34,47 @@ fn next_seq(seq: i32) -> i32 {
     }
 }
 
-impl PartitionProducers {
-    /// Checks a batch of `producer_id`/`epoch` starting at `first_seq`, ending at `last_seq`.
-    pub fn check(
-        &self,
-        producer_id: i64,
-        epoch: i16,
-        first_seq: i32,
-        last_seq: i32,
-    ) -> Result<SequenceCheck, ErrorCode> {
-        let Some(entry) = self.producers.get(&producer_id) else {
-            // An unknown producer (new, or its state expired): accept, as Kafka does.
-            return Ok(SequenceCheck::Append);
+/// Checks a batch of `epoch` with sequences `first_seq..=last_seq` against what the log knows
+/// of its producer (`entry`, kept and recovered by the log itself), as Kafka's
+/// `ProducerStateManager` does.
+pub(super) fn check_sequence(
+    entry: Option<&ProducerEntry>,
+    epoch: i16,
+    first_seq: i32,
+    last_seq: i32,
+) -> Result<SequenceCheck, ErrorCode> {
+    let Some(entry) = entry else {
+        // An unknown producer (new, or its state expired): accept, as Kafka does.
+        return Ok(SequenceCheck::Append);
+    };
+    if epoch < entry.producer_epoch {
+        return Err(ErrorCode::InvalidProducerEpoch);
+    }
+    if epoch > entry.producer_epoch {
+        return if first_seq == 0 {
+            Ok(SequenceCheck::Append)
+        } else {
+            Err(ErrorCode::OutOfOrderSequenceNumber)
         };
-        if epoch < entry.epoch {
-            return Err(ErrorCode::InvalidProducerEpoch);
-        }
-        if epoch > entry.epoch {
-            return if first_seq == 0 {
-                Ok(SequenceCheck::Append)
-            } else {
-                Err(ErrorCode::OutOfOrderSequenceNumber)
-            };
-        }
-        if let Some(dup) = entry
-            .batches
-            .iter()
-            .find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
-        {
-            return Ok(SequenceCheck::Duplicate(*dup));
-        }
-        match entry.batches.back() {
-            Some(last) if first_seq != next_seq(last.last_seq) => {
-                Err(ErrorCode::OutOfOrderSequenceNumber)
-            }
-            _ => Ok(SequenceCheck::Append),
-        }
     }
-
-    /// Whether the state of `producer_id` is known here.
-    pub fn knows(&self, producer_id: i64) -> bool {
-        self.producers.contains_key(&producer_id)
+    if let Some(dup) = entry.find_duplicate(first_seq, last_seq) {
+        return Ok(SequenceCheck::Duplicate {
+            first_offset: dup.first_offset,
+        });
     }
-
-    /// Takes the state the log recovered for `producer_id` (after a restart).
-    pub fn seed(&mut self, producer_id: i64, entry: &kafka_storage::ProducerEntry) {
-        let e = self.producers.entry(producer_id).or_default();
-        e.epoch = entry.producer_epoch;
-        e.batches = entry
-            .batches
-            .iter()
-            .map(|b| BatchMeta {
-                first_seq: b.first_seq,
-                last_seq: b.last_seq,
-                first_offset: b.first_offset,
-                last_offset: b.last_offset,
-            })
-            .collect();
-    }
-
-    /// Records an appended batch.
-    pub fn record(&mut self, producer_id: i64, epoch: i16, batch: BatchMeta) {
-        let entry = self.producers.entry(producer_id).or_default();
-        if epoch != entry.epoch {
-            entry.epoch = epoch;
-            entry.batches.clear();
-        }
-        entry.batches.push_back(batch);
-        while entry.batches.len() > BATCHES_TO_RETAIN {
-            entry.batches.pop_front();
-        }
+    match entry.last_seq() {
+        Some(last) if first_seq != next_seq(last) => Err(ErrorCode::OutOfOrderSequenceNumber),
+        _ => Ok(SequenceCheck::Append),
     }
 }
 
-/// Producer ids and the producer state of every partition.
+/// Producer ids, and a lock per partition that makes an idempotent batch's sequence check and
+/// its append one step (the producer state itself is the log's).
 #[derive(Debug)]
 pub struct ProducerIdManager {
     file: PathBuf,
     next: Mutex<(i64, i64)>,
-    partitions: RwLock<HashMap<TopicPartition, Arc<Mutex<PartitionProducers>>>>,
+    partitions: RwLock<HashMap<TopicPartition, Arc<Mutex<()>>>>,
 }
 
 impl ProducerIdManager {
@@ -170,8 +108,8 @@ impl ProducerIdManager {
         Ok(id)
     }
 
-    /// The producer state of a partition.
-    pub fn partition(&self, tp: &TopicPartition) -> Arc<Mutex<PartitionProducers>> {
+    /// The lock serializing idempotent appends to a partition.
+    pub fn partition(&self, tp: &TopicPartition) -> Arc<Mutex<()>> {
         if let Some(p) = self
             .partitions
             .read()
@@ -188,53 +126,58 @@ impl ProducerIdManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_storage::BatchMetadata;
 
-    fn meta(first_seq: i32, last_seq: i32, first_offset: i64) -> BatchMeta {
-        BatchMeta {
-            first_seq,
-            last_seq,
-            first_offset,
-            last_offset: first_offset + i64::from(last_seq - first_seq),
+    fn entry(epoch: i16, batches: &[(i32, i32, i64)]) -> ProducerEntry {
+        ProducerEntry {
+            producer_epoch: epoch,
+            batches: batches
+                .iter()
+                .map(|&(first_seq, last_seq, first_offset)| BatchMetadata {
+                    first_seq,
+                    last_seq,
+                    first_offset,
+                    last_offset: first_offset + i64::from(last_seq - first_seq),
+                    timestamp: 0,
+                })
+                .collect(),
+            last_update_ms: 0,
         }
     }
 
     #[test]
     fn duplicates_gaps_and_fencing() {
-        let mut p = PartitionProducers::default();
-        assert_eq!(p.check(7, 0, 0, 9), Ok(SequenceCheck::Append));
-        p.record(7, 0, meta(0, 9, 100));
+        assert_eq!(check_sequence(None, 0, 0, 9), Ok(SequenceCheck::Append));
+        let e = entry(0, &[(0, 9, 100)]);
         assert_eq!(
-            p.check(7, 0, 0, 9),
-            Ok(SequenceCheck::Duplicate(meta(0, 9, 100)))
+            check_sequence(Some(&e), 0, 0, 9),
+            Ok(SequenceCheck::Duplicate { first_offset: 100 })
         );
         assert_eq!(
-            p.check(7, 0, 11, 12),
+            check_sequence(Some(&e), 0, 11, 12),
             Err(ErrorCode::OutOfOrderSequenceNumber)
         );
-        assert_eq!(p.check(7, 0, 10, 12), Ok(SequenceCheck::Append));
-        p.record(7, 1, meta(0, 0, 200));
-        assert_eq!(p.check(7, 0, 13, 13), Err(ErrorCode::InvalidProducerEpoch));
         assert_eq!(
-            p.check(7, 2, 5, 5),
+            check_sequence(Some(&e), 0, 10, 12),
+            Ok(SequenceCheck::Append)
+        );
+        let e = entry(1, &[(0, 0, 200)]);
+        assert_eq!(
+            check_sequence(Some(&e), 0, 13, 13),
+            Err(ErrorCode::InvalidProducerEpoch)
+        );
+        assert_eq!(
+            check_sequence(Some(&e), 2, 5, 5),
             Err(ErrorCode::OutOfOrderSequenceNumber)
         );
-        assert_eq!(p.check(8, 0, 42, 42), Ok(SequenceCheck::Append));
+        assert_eq!(check_sequence(Some(&e), 2, 0, 5), Ok(SequenceCheck::Append));
+        assert_eq!(check_sequence(None, 0, 42, 42), Ok(SequenceCheck::Append));
     }
 
     #[test]
     fn sequences_wrap() {
-        let mut p = PartitionProducers::default();
-        p.record(
-            1,
-            0,
-            BatchMeta {
-                first_seq: i32::MAX - 1,
-                last_seq: i32::MAX,
-                first_offset: 0,
-                last_offset: 1,
-            },
-        );
-        assert_eq!(p.check(1, 0, 0, 3), Ok(SequenceCheck::Append));
+        let e = entry(0, &[(i32::MAX - 1, i32::MAX, 0)]);
+        assert_eq!(check_sequence(Some(&e), 0, 0, 3), Ok(SequenceCheck::Append));
     }
 
     #[test]
