@@ -4,5 +4,15 @@
 //! correlation ids, in-flight limits), cluster metadata, the producer (`RecordAccumulator`
 //! and `Sender`), the consumer (group membership and `Fetcher`) and an admin client. It works
 //! against any Kafka cluster, not only this project's broker.
-//!
-//! It is filled by the kafka-client issue; it depends on `kafka-protocol` and `kafka-network`.
+
+pub mod config;
+pub mod consumer;
+mod error;
+pub mod metadata;
+mod network_client;
+pub mod producer;
+mod types;
+
+pub use error::{Error, Result};
+pub use network_client::{ClientResponse, NetworkClient};
+pub use types::{NodeId, TopicPartition};

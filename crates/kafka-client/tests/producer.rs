@@ -1,0 +1,115 @@
+//! Producer failure behaviour against a fake broker that accepts Produce requests and never
+//! answers them: request timeouts, delivery timeouts and `buffer.memory` exhaustion.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::FakeBroker;
+use kafka_client::config::Properties;
+use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::Error;
+
+fn props(broker: &FakeBroker) -> Properties {
+    Properties::new()
+        .with("bootstrap.servers", broker.bootstrap())
+        .with("request.timeout.ms", "400")
+        .with("delivery.timeout.ms", "1500")
+        .with("linger.ms", "0")
+        .with("retry.backoff.ms", "50")
+}
+
+#[test]
+fn unanswered_produce_times_out_after_delivery_timeout() {
+    let broker = FakeBroker::start("t", 1);
+    let producer = Producer::new(&props(&broker)).unwrap();
+    let start = Instant::now();
+    let future = producer.send(ProducerRecord::new("t").value("v")).unwrap();
+    let result = future
+        .wait_timeout(Duration::from_secs(10))
+        .expect("no outcome within 10 s");
+    let elapsed = start.elapsed();
+    match result {
+        Err(Error::Timeout(msg)) => assert!(msg.contains("delivery.timeout.ms"), "{msg}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // Each attempt waited request.timeout.ms, and retries stopped at delivery.timeout.ms.
+    assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(
+        broker
+            .produce_requests
+            .load(std::sync::atomic::Ordering::Acquire)
+            >= 2,
+        "the request was retried after its timeout"
+    );
+    producer.close();
+}
+
+#[test]
+fn full_buffer_memory_blocks_then_fails_after_max_block() {
+    let broker = FakeBroker::start("t", 1);
+    let props = props(&broker)
+        .with("buffer.memory", "65536")
+        .with("batch.size", "16384")
+        .with("max.block.ms", "600")
+        .with("delivery.timeout.ms", "60000")
+        .with("request.timeout.ms", "30000");
+    let producer = Producer::new(&props).unwrap();
+    let value = vec![b'x'; 8000];
+    let mut accepted = 0;
+    let mut blocked_for = None;
+    for _ in 0..100 {
+        let start = Instant::now();
+        match producer.send(ProducerRecord::new("t").value(value.clone())) {
+            Ok(_) => accepted += 1,
+            Err(Error::Timeout(msg)) => {
+                blocked_for = Some(start.elapsed());
+                assert!(msg.contains("max.block.ms"), "{msg}");
+                break;
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    let blocked_for = blocked_for.expect("send never blocked on a full buffer");
+    assert!(accepted >= 4, "only {accepted} records fit in 64 KiB");
+    assert!(blocked_for >= Duration::from_millis(550), "{blocked_for:?}");
+    assert!(blocked_for < Duration::from_secs(3), "{blocked_for:?}");
+    producer.close_timeout(Some(Duration::from_millis(100)));
+}
+
+#[test]
+fn unknown_topic_fails_after_max_block() {
+    let broker = FakeBroker::start("t", 1);
+    let producer = Producer::new(&props(&broker).with("max.block.ms", "500")).unwrap();
+    let start = Instant::now();
+    match producer.send(ProducerRecord::new("missing").value("v")) {
+        Err(Error::Timeout(msg)) => assert!(msg.contains("not present in metadata"), "{msg}"),
+        other => panic!("expected a metadata timeout, got {other:?}"),
+    }
+    assert!(start.elapsed() >= Duration::from_millis(450));
+    producer.close();
+}
+
+#[test]
+fn unreachable_bootstrap_is_a_timeout_not_a_hang() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let props = Properties::new()
+        .with("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .with("max.block.ms", "700");
+    let producer = Producer::new(&props).unwrap();
+    let start = Instant::now();
+    assert!(matches!(
+        producer.send(ProducerRecord::new("t").value("v")),
+        Err(Error::Timeout(_))
+    ));
+    assert!(start.elapsed() < Duration::from_secs(3));
+    producer.close();
+}
