@@ -142,9 +142,14 @@ pub fn run(root: &Path, install_deps: bool) -> Result<(), String> {
     e2e(root)
 }
 
-/// Runs the end-to-end tests against a freshly built broker.
+/// Runs the end-to-end tests against a freshly built broker and client tools.
 pub fn e2e(root: &Path) -> Result<(), String> {
-    step(root, "build broker", "cargo", &["build", "-p", "broker"])?;
+    step(
+        root,
+        "build broker and client tools",
+        "cargo",
+        &["build", "-p", "broker", "-p", "kafka-client"],
+    )?;
     let python = venv(root).join("bin").join("python");
     let broker = root.join("target").join("debug").join("broker");
     step_env(

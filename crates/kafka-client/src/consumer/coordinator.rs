@@ -674,8 +674,10 @@ impl ConsumerCoordinator {
                 ),
             }
         }
-        // Outside a group (assign()), commits carry no generation, as Java sends them.
-        let (generation, member) = if self.state == State::Stable {
+        // A member commits with its generation, also while a rebalance is being prepared
+        // (the coordinator accepts the current generation until the next one forms);
+        // outside a group (assign()) commits carry none, as Java sends them.
+        let (generation, member) = if self.generation >= 0 && !self.member_id.is_empty() {
             (self.generation, self.member_id.clone())
         } else {
             (-1, String::new())

@@ -134,8 +134,13 @@ impl Producer {
                 self.wake_sender();
             }
             if !metadata.await_update(seen, deadline) {
+                let last = match metadata.cluster().topics.get(topic) {
+                    Some(t) if t.error.is_error() => format!("; last answer: {}", t.error),
+                    Some(t) => format!("; last answer: {} partition(s)", t.partitions.len()),
+                    None => String::new(),
+                };
                 return Err(Error::Timeout(format!(
-                    "topic {topic} not present in metadata after {} ms (max.block.ms)",
+                    "topic {topic} not present in metadata after {} ms (max.block.ms){last}",
                     self.config.max_block.as_millis()
                 )));
             }

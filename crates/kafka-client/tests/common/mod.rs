@@ -2,7 +2,13 @@
 //! to connect (ApiVersions, Metadata, InitProducerId, FindCoordinator) and then misbehaves
 //! as the test asks (never answering Produce).
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
