@@ -220,10 +220,13 @@ impl Properties {
             .map_err(|_| Error::Config(format!("{key}={raw} is not a valid number")))
     }
 
+    /// A duration in ms. Java accepts up to `Long.MAX_VALUE`; beyond ten years every
+    /// setting means "never", and capping keeps `now + setting` from overflowing.
     fn ms(&self, key: &str) -> Result<Duration> {
+        const NEVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
         let v: i64 = self.parse_num(key)?;
         u64::try_from(v)
-            .map(Duration::from_millis)
+            .map(|ms| Duration::from_millis(ms).min(NEVER))
             .map_err(|_| Error::Config(format!("{key} must not be negative")))
     }
 

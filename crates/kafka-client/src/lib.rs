@@ -5,6 +5,7 @@
 //! and `Sender`), the consumer (group membership and `Fetcher`) and an admin client. It works
 //! against any Kafka cluster, not only this project's broker.
 
+pub mod admin;
 pub mod config;
 pub mod consumer;
 mod error;
@@ -13,6 +14,7 @@ mod network_client;
 pub mod producer;
 mod types;
 
+pub use admin::Admin;
 pub use error::{Error, Result};
 pub use network_client::{ClientResponse, NetworkClient};
 pub use types::{NodeId, TopicPartition};

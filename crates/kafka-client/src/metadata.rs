@@ -15,7 +15,7 @@ use kafka_protocol::messages::metadata_response::MetadataResponse;
 use kafka_protocol::{ErrorCode, Uuid};
 
 use crate::config::HostPort;
-use crate::types::{NodeId, TopicPartition};
+use crate::types::{deadline_after, NodeId, TopicPartition};
 
 /// A broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,13 +282,13 @@ impl Metadata {
         let Some(last) = self.last_refresh else {
             return Duration::ZERO;
         };
-        let backoff_end = last + self.refresh_backoff;
+        let backoff_end = deadline_after(last, self.refresh_backoff);
         let due = if self.need_update {
             backoff_end
         } else {
             let age_end = self
                 .last_successful_refresh
-                .map_or(now, |t| t + self.max_age);
+                .map_or(now, |t| deadline_after(t, self.max_age));
             age_end.max(backoff_end)
         };
         due.saturating_duration_since(now)

@@ -37,7 +37,7 @@ use kafka_protocol::{ApiKey, Decodable, ErrorCode, RequestHeader, ResponseHeader
 use crate::config::CommonConfig;
 use crate::error::{Error, Result};
 use crate::metadata::{Metadata, Node};
-use crate::types::NodeId;
+use crate::types::{deadline_after, NodeId};
 
 /// What the client says it is in ApiVersions v3+.
 const CLIENT_SOFTWARE_NAME: &str = "kafka-rs";
@@ -207,6 +207,9 @@ pub struct NetworkClient {
     /// connection of their own (Java's `Integer.MAX_VALUE - id`), so a JoinGroup the broker
     /// holds for a rebalance does not hold up fetches queued behind it on one connection.
     extra_nodes: HashMap<NodeId, (String, u16)>,
+    /// A metadata update is due but no node can take it before this (all connecting or
+    /// backing off): polls wait instead of spinning, as Java's `DefaultMetadataUpdater`.
+    metadata_blocked_until: Option<Instant>,
 }
 
 impl NetworkClient {
@@ -244,6 +247,7 @@ impl NetworkClient {
             responses: Vec::new(),
             closed: false,
             extra_nodes: HashMap::new(),
+            metadata_blocked_until: None,
         })
     }
 
@@ -388,7 +392,8 @@ impl NetworkClient {
             Ok(()) => {
                 tracing::debug!(node, %addr, "connecting");
                 conn.state = ConnState::Connecting;
-                conn.setup_deadline = Some(now + self.config.connection_setup_timeout);
+                conn.setup_deadline =
+                    Some(deadline_after(now, self.config.connection_setup_timeout));
             }
             Err(e) => {
                 let reason = format!("connect to {addr} failed: {e}");
@@ -528,7 +533,7 @@ impl NetworkClient {
             expect_response,
             tag,
             sent_at: now,
-            deadline: now + self.config.request_timeout,
+            deadline: deadline_after(now, self.config.request_timeout),
             internal,
         });
         Ok(correlation_id)
@@ -584,6 +589,8 @@ impl NetworkClient {
         let mut next = self.metadata.time_to_next_update(now);
         if self.metadata_in_flight.is_some() {
             next = Duration::MAX;
+        } else if let Some(blocked) = self.metadata_blocked_until {
+            next = next.max(blocked.saturating_duration_since(now));
         }
         for c in self.nodes.values() {
             if let Some(first) = c.in_flight.front() {
@@ -896,10 +903,25 @@ impl NetworkClient {
         {
             return;
         }
+        self.metadata_blocked_until = None;
         let Some(node) = self.least_loaded_node(now) else {
+            // Every node waits out a reconnect backoff: wake when the first one ends.
+            let wake = self
+                .nodes
+                .values()
+                .filter_map(|c| c.reconnect_at)
+                .min()
+                .unwrap_or(now + self.config.reconnect_backoff);
+            self.metadata_blocked_until = Some(wake.max(now + Duration::from_millis(1)));
             return;
         };
         if !self.ready(node, now) {
+            // Connecting: the connection's own events (or its backoff) wake the poll.
+            let delay = self
+                .connection_delay(node, now)
+                .max(self.config.reconnect_backoff)
+                .max(Duration::from_millis(1));
+            self.metadata_blocked_until = Some(now + delay);
             return;
         }
         let version = self
@@ -938,6 +960,20 @@ impl NetworkClient {
 
     /// Polls until `node` is ready or `deadline` passes.
     pub fn await_ready(&mut self, node: NodeId, deadline: Instant) -> Result<()> {
+        // Answers already buffered would make every poll return at once; keep them aside.
+        let mut kept = std::mem::take(&mut self.responses);
+        let result = self.await_ready_inner(node, deadline, &mut kept);
+        kept.append(&mut self.responses);
+        self.responses = kept;
+        result
+    }
+
+    fn await_ready_inner(
+        &mut self,
+        node: NodeId,
+        deadline: Instant,
+        kept: &mut Vec<ClientResponse>,
+    ) -> Result<()> {
         loop {
             let now = Instant::now();
             if self.ready(node, now) {
@@ -961,36 +997,30 @@ impl NetworkClient {
                         .max(Duration::from_millis(5)),
                 )
                 .min(Duration::from_millis(100));
-            let responses = self.poll(wait);
-            self.responses.extend(responses);
-            // Answers to other requests are kept for the next poll; do not spin on them.
-            if !self.responses.is_empty() {
-                std::thread::sleep(Duration::from_millis(1).min(wait));
-            }
+            kept.extend(self.poll(wait));
         }
     }
 
     /// Polls until metadata has been updated since `version` or `deadline` passes.
     pub fn await_metadata_update(&mut self, version: u64, deadline: Instant) -> Result<()> {
         self.metadata.request_update();
-        loop {
+        let mut kept = std::mem::take(&mut self.responses);
+        let result = loop {
             if self.metadata.version() > version {
-                return Ok(());
+                break Ok(());
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::Timeout("metadata not updated in time".into()));
+                break Err(Error::Timeout("metadata not updated in time".into()));
             }
-            let responses = self.poll(
-                deadline
-                    .saturating_duration_since(now)
-                    .min(Duration::from_millis(100)),
-            );
-            self.responses.extend(responses);
-            if !self.responses.is_empty() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
+            let wait = deadline
+                .saturating_duration_since(now)
+                .min(Duration::from_millis(100));
+            kept.extend(self.poll(wait));
+        };
+        kept.append(&mut self.responses);
+        self.responses = kept;
+        result
     }
 
     /// Sends a request built for the version `node` speaks (at most `max_version`) and waits
@@ -1013,7 +1043,7 @@ impl NetworkClient {
         let request = build(version)?;
         let now = Instant::now();
         let correlation = self.send(node, &request, version, true, 0, now)?;
-        let mut kept = Vec::new();
+        let mut kept = std::mem::take(&mut self.responses);
         let result = loop {
             let now = Instant::now();
             if now >= deadline {

@@ -32,3 +32,14 @@ impl fmt::Display for TopicPartition {
 /// A node (broker) id. Bootstrap servers get negative ids (`-1`, `-2`, ...) until metadata
 /// names the real nodes, as in Kafka's Java client.
 pub type NodeId = i32;
+
+/// `now + timeout`, or a point too far to matter when the sum does not fit (a caller may pass
+/// `Duration::MAX` to mean "no limit").
+pub(crate) fn deadline_after(
+    now: std::time::Instant,
+    timeout: std::time::Duration,
+) -> std::time::Instant {
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(10 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}

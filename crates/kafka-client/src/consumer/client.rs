@@ -26,7 +26,7 @@ use crate::consumer::subscription::{FetchPosition, OffsetResetStrategy, Subscrip
 use crate::error::{Error, Result};
 use crate::metadata::PartitionInfo;
 use crate::network_client::{ClientResponse, NetworkClient};
-use crate::types::TopicPartition;
+use crate::types::{deadline_after, TopicPartition};
 
 /// Called with the outcome of an asynchronous commit.
 pub type CommitCallback = Box<dyn FnOnce(&Result<()>) + Send>;
@@ -197,7 +197,7 @@ impl Consumer {
     /// Also where group membership, commits and offset resets make progress.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         loop {
             let now = Instant::now();
             self.update_assignment_metadata(now);
@@ -428,7 +428,10 @@ impl Consumer {
         if offsets.is_empty() {
             return Ok(());
         }
-        let deadline = Instant::now() + timeout.unwrap_or(self.config.default_api_timeout);
+        let deadline = deadline_after(
+            Instant::now(),
+            timeout.unwrap_or(self.config.default_api_timeout),
+        );
         loop {
             let id = self.send_commit_when_ready(offsets, deadline)?;
             let result = loop {

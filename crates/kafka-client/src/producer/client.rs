@@ -13,7 +13,7 @@ use crate::producer::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::producer::partitioner::Partitioner;
 use crate::producer::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
 use crate::producer::sender::{Sender, SenderShared};
-use crate::types::TopicPartition;
+use crate::types::{deadline_after, TopicPartition};
 
 /// Publishes records to Kafka. Thread-safe: share one producer between threads (as Java
 /// recommends) rather than building one per thread.
@@ -266,7 +266,7 @@ impl Producer {
             return;
         };
         if let Some(timeout) = timeout {
-            let deadline = Instant::now() + timeout;
+            let deadline = deadline_after(Instant::now(), timeout);
             while !handle.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
