@@ -37,8 +37,8 @@ def cpu_seconds(pid):
 
 
 def create(bootstrap, topic, partitions=3):
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-        [NewTopic(topic, partitions, 1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the result
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
 
 
 def percentile(sorted_values, p):

@@ -30,7 +30,7 @@ struct Args {
     /// Shorthand for bootstrap.servers.
     #[arg(long = "bootstrap-server")]
     bootstrap_server: Option<String>,
-    /// Consumer group id (default: a fresh perf-consumer-<random> group).
+    /// Consumer group id (default: a fresh `perf-consumer-<n>` group).
     #[arg(long)]
     group: Option<String>,
     /// Give up after this many ms without a record.

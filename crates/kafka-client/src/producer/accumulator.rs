@@ -127,7 +127,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The batches of every partition, shared by the caller threads and the Sender (Kafka's
-/// `RecordAccumulator`). See the [module documentation](self).
+/// `RecordAccumulator`). See the module documentation.
 #[derive(Debug)]
 pub struct RecordAccumulator {
     config: AccumulatorConfig,
