@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.partitioner.default import murmur2
@@ -173,11 +174,12 @@ def test_keyed_records_land_where_java_puts_them(broker, topic_name):
     assert [placed[k] for k in keys] == [a["partition"] for a in acks]
 
 
-def test_group_shared_with_confluent_consumer(broker, topic_name):
+@pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
+def test_group_shared_with_confluent_consumer(broker, topic_name, strategy):
     create(broker.bootstrap, topic_name, 4)
     group = f"shared-{topic_name}"
     ours = subprocess.Popen(
-        [CONSOLE, "--bootstrap-server", broker.bootstrap,
+        [CONSOLE, "--bootstrap-server", broker.bootstrap, "-X", f"partition.assignment.strategy={strategy}",
          "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
          "consume", "--topic", topic_name, "--group", group, "--from-beginning", "--timeout-ms", "25000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -186,7 +188,7 @@ def test_group_shared_with_confluent_consumer(broker, topic_name):
     reader.start()
     theirs = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
                        "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
-                       "heartbeat.interval.ms": 500, "partition.assignment.strategy": "range"})
+                       "heartbeat.interval.ms": 500, "partition.assignment.strategy": strategy})
     theirs.subscribe([topic_name])
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     try:

@@ -115,3 +115,49 @@ def test_a_wrong_password_is_refused(secure_broker, pki, mechanism):
     with pytest.raises(KafkaException) as e:
         admin.list_topics(timeout=10)
     assert "uthenticat" in str(e.value) or "Authentication" in str(e.value) or "_TRANSPORT" in str(e.value) or "TIMED_OUT" in str(e.value)
+
+
+def console_config_args(b, pki, listener, mechanism=None, password="alice-secret"):
+    """kafka-client settings (Java's keys) for one of the secure listeners."""
+    args = ["--bootstrap-server", f"127.0.0.1:{b.listeners[listener]}", "-X", f"security.protocol={listener}"]
+    if "SSL" in listener:
+        args += ["-X", f"ssl.truststore.location={os.path.join(pki, 'ca.pem')}"]
+    if mechanism:
+        args += ["-X", f"sasl.mechanism={mechanism}",
+                 "-X", f'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required '
+                       f'username="alice" password="{password}";']
+    return args
+
+
+@pytest.mark.parametrize("listener,mechanism", [
+    ("SSL", None),
+    ("SASL_PLAINTEXT", "SCRAM-SHA-256"),
+    ("SASL_SSL", "PLAIN"),
+    ("SASL_SSL", "SCRAM-SHA-512"),
+])
+def test_kafka_client_over_secure_listeners(secure_broker, pki, topic_name, listener, mechanism):
+    import base64
+    import json
+    console = os.path.join(os.path.dirname(BROKER_BIN), "kafka-console")
+    args = console_config_args(secure_broker, pki, listener, mechanism)
+    lines = "".join(json.dumps({"value": base64.b64encode(f"v{i}".encode()).decode()}) + "\n" for i in range(100))
+    res = subprocess.run([console, *args, "produce", "--topic", topic_name], input=lines, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([console, *args, "consume", "--topic", topic_name, "--group", f"g-{topic_name}",
+                          "--from-beginning", "--max-messages", "100", "--timeout-ms", "20000"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    got = sorted(base64.b64decode(json.loads(l)["value"]) for l in res.stdout.splitlines())
+    assert got == sorted(f"v{i}".encode() for i in range(100))
+
+
+def test_kafka_client_reports_a_wrong_password_at_once(secure_broker, pki, topic_name):
+    console = os.path.join(os.path.dirname(BROKER_BIN), "kafka-console")
+    args = console_config_args(secure_broker, pki, "SASL_SSL", "SCRAM-SHA-512", password="wrong")
+    start = time.time()
+    res = subprocess.run([console, *args, "produce", "--topic", topic_name], input='{"value": null}\n',
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "authentication" in res.stderr.lower(), res.stderr
+    assert time.time() - start < 20, "an authentication failure must not wait out max.block.ms"

@@ -359,6 +359,17 @@ impl NetworkClient {
         })
     }
 
+    /// An authentication failure of any node's last connection attempt (SASL refused, TLS
+    /// certificate rejected): retrying will not help, so callers report it instead of waiting
+    /// out their timeouts, as Java's clients throw `AuthenticationException`.
+    pub fn last_authentication_error(&self) -> Option<Error> {
+        let (&node, _) = self
+            .nodes
+            .iter()
+            .find(|(_, c)| c.auth_failed && c.state == ConnState::Disconnected)?;
+        self.authentication_error(node)
+    }
+
     fn initiate_connect(&mut self, node: NodeId, now: Instant) {
         let Some((host, port)) = self.node_address(node) else {
             return;

@@ -205,6 +205,9 @@ impl Consumer {
             if let Some(e) = self.fetcher.take_error() {
                 return Err(e);
             }
+            if let Some(e) = self.client.last_authentication_error() {
+                return Err(e);
+            }
             let records = self
                 .fetcher
                 .collect(&mut self.subs, self.config.max_poll_records)?;

@@ -130,6 +130,9 @@ impl Producer {
             if let Some(code) = metadata.fatal_error(topic) {
                 return Err(Error::kafka(code));
             }
+            if let Some(e) = metadata.auth_error() {
+                return Err(e);
+            }
             if metadata.want(topic) || seen == 0 {
                 self.wake_sender();
             }

@@ -45,6 +45,8 @@ pub(crate) struct SharedMetadata {
     wanted: Mutex<BTreeSet<String>>,
     wanted_changed: AtomicBool,
     fatal: RwLock<HashMap<String, ErrorCode>>,
+    /// The last connection's authentication failure, reported by `send` at once.
+    auth_error: RwLock<Option<Error>>,
 }
 
 impl SharedMetadata {
@@ -64,6 +66,27 @@ impl SharedMetadata {
             .copied()
     }
 
+    pub(crate) fn auth_error(&self) -> Option<Error> {
+        self.auth_error
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_auth_error(&self, error: Option<Error>) {
+        let changed = {
+            let mut slot = self.auth_error.write().unwrap_or_else(|e| e.into_inner());
+            let changed = slot.is_some() != error.is_some();
+            *slot = error;
+            changed
+        };
+        if changed {
+            // Wake senders blocked on metadata so they see it.
+            let _guard = self.version.lock().unwrap_or_else(|e| e.into_inner());
+            self.updated.notify_all();
+        }
+    }
+
     /// Asks the Sender for metadata of `topic`; returns whether it was new.
     pub(crate) fn want(&self, topic: &str) -> bool {
         let mut wanted = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
@@ -75,7 +98,7 @@ impl SharedMetadata {
     /// Waits until the metadata version exceeds `seen` or `deadline` passes.
     pub(crate) fn await_update(&self, seen: u64, deadline: Instant) -> bool {
         let mut version = self.version.lock().unwrap_or_else(|e| e.into_inner());
-        while *version <= seen {
+        while *version <= seen && self.auth_error().is_none() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -221,6 +244,9 @@ impl Sender {
         for response in responses {
             self.handle_response(response, now);
         }
+        self.shared
+            .metadata
+            .set_auth_error(self.client.last_authentication_error());
         if self.client.metadata().version() != self.published_version {
             self.published_version = self.client.metadata().version();
             self.shared.metadata.publish(&self.client);
