@@ -39,10 +39,7 @@ fn unanswered_produce_times_out_after_delivery_timeout() {
     assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert!(
-        broker
-            .produce_requests
-            .load(std::sync::atomic::Ordering::Acquire)
-            >= 2,
+        broker.produce_count() >= 2,
         "the request was retried after its timeout"
     );
     producer.close();
@@ -111,5 +108,65 @@ fn unreachable_bootstrap_is_a_timeout_not_a_hang() {
         Err(Error::Timeout(_))
     ));
     assert!(start.elapsed() < Duration::from_secs(3));
+    producer.close();
+}
+
+#[test]
+fn batches_go_to_each_partitions_leader_and_follow_a_leader_move() {
+    use common::FakeCluster;
+    use kafka_client::producer::partition_for_key;
+
+    let cluster = FakeCluster::start(3, "t", vec![0, 1, 2, 0, 1, 2], true);
+    let props = Properties::new()
+        .with("bootstrap.servers", cluster.bootstrap())
+        .with("linger.ms", "1")
+        .with("retry.backoff.ms", "20")
+        .with("metadata.max.age.ms", "60000");
+    let producer = Producer::new(&props).unwrap();
+    let keys: Vec<String> = (0..300).map(|i| format!("key-{i}")).collect();
+    let futures: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            producer
+                .send(ProducerRecord::new("t").key(k.clone()).value("v"))
+                .unwrap()
+        })
+        .collect();
+    for (k, f) in keys.iter().zip(futures) {
+        let m = f.wait().unwrap();
+        assert_eq!(
+            m.topic_partition.partition,
+            partition_for_key(k.as_bytes(), 6)
+        );
+    }
+    {
+        let state = cluster.state.lock().unwrap();
+        for (partition, writes) in &state.written {
+            let leader = state.leaders[*partition as usize];
+            assert!(
+                writes.iter().all(|(node, _)| *node == leader),
+                "{partition}: {writes:?}"
+            );
+        }
+        assert_eq!(
+            state.produce_requests.len(),
+            3,
+            "every broker got its partitions' batches"
+        );
+        assert!(state.not_leader_answers.is_empty());
+    }
+    // Partition 0 moves from node 0 to node 2: the producer is told NOT_LEADER_OR_FOLLOWER,
+    // refreshes metadata and resends there.
+    cluster.state.lock().unwrap().leaders[0] = 2;
+    let m = producer
+        .send(ProducerRecord::new("t").partition(0).value("moved"))
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(m.topic_partition.partition, 0);
+    let state = cluster.state.lock().unwrap();
+    assert!(state.not_leader_answers.get(&0).copied().unwrap_or(0) >= 1);
+    assert_eq!(state.written[&0].last().map(|(node, _)| *node), Some(2));
+    drop(state);
     producer.close();
 }

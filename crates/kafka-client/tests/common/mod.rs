@@ -1,6 +1,7 @@
-//! A scripted fake broker for failure tests: it speaks enough of the protocol for a client
-//! to connect (ApiVersions, Metadata, InitProducerId, FindCoordinator) and then misbehaves
-//! as the test asks (never answering Produce).
+//! Scripted fake brokers: they speak enough of the protocol for a client to connect
+//! (ApiVersions, Metadata, InitProducerId) and then answer Produce as the test asks: never
+//! (timeouts, full buffers), or as a cluster of several brokers where each partition has a
+//! leader that the test can move (routing, NOT_LEADER_OR_FOLLOWER).
 
 #![allow(
     dead_code,
@@ -12,7 +13,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -22,71 +23,145 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, RequestKind, ResponseKind,
+    ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse, RequestKind,
+    ResponseKind,
 };
+use kafka_protocol::records::RecordBatch;
+use kafka_protocol::ErrorCode;
 use kafka_protocol::{ApiKey, Decodable, Encodable, RequestHeader, ResponseHeader, Uuid};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-/// A fake broker on 127.0.0.1 with one topic.
+/// What the fake brokers share: who leads which partition and what was written where.
+#[derive(Debug, Default)]
+pub struct ClusterState {
+    pub topic: String,
+    /// Leader node id of each partition.
+    pub leaders: Vec<i32>,
+    /// Port of each node id.
+    pub ports: Vec<u16>,
+    /// Whether Produce is answered (otherwise swallowed).
+    pub answer_produce: bool,
+    /// Records written per partition, with the node that took them.
+    pub written: HashMap<i32, Vec<(i32, i32)>>,
+    /// Produce requests received per node.
+    pub produce_requests: HashMap<i32, usize>,
+    /// Partitions answered with NOT_LEADER_OR_FOLLOWER, per node.
+    pub not_leader_answers: HashMap<i32, usize>,
+    next_offset: HashMap<i32, i64>,
+}
+
+/// Several fake brokers on 127.0.0.1 sharing one [`ClusterState`].
+pub struct FakeCluster {
+    pub state: Arc<Mutex<ClusterState>>,
+    stop: Arc<AtomicBool>,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+impl FakeCluster {
+    /// `nodes` brokers serving `topic` with the given partition leaders.
+    pub fn start(nodes: usize, topic: &str, leaders: Vec<i32>, answer_produce: bool) -> Self {
+        let listeners: Vec<TcpListener> = (0..nodes)
+            .map(|_| {
+                let l = TcpListener::bind("127.0.0.1:0").unwrap();
+                l.set_nonblocking(true).unwrap();
+                l
+            })
+            .collect();
+        let state = Arc::new(Mutex::new(ClusterState {
+            topic: topic.to_string(),
+            leaders,
+            ports: listeners
+                .iter()
+                .map(|l| l.local_addr().unwrap().port())
+                .collect(),
+            answer_produce,
+            ..ClusterState::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(id, listener)| {
+                let state = Arc::clone(&state);
+                let stop = Arc::clone(&stop);
+                thread::spawn(move || {
+                    let mut conns = Vec::new();
+                    while !stop.load(Ordering::Acquire) {
+                        match listener.accept() {
+                            Ok((stream, _)) => {
+                                let state = Arc::clone(&state);
+                                let stop = Arc::clone(&stop);
+                                conns.push(thread::spawn(move || {
+                                    serve(stream, id as i32, &state, &stop)
+                                }));
+                            }
+                            Err(_) => thread::sleep(Duration::from_millis(5)),
+                        }
+                    }
+                    for c in conns {
+                        let _ = c.join();
+                    }
+                })
+            })
+            .collect();
+        FakeCluster {
+            state,
+            stop,
+            handles,
+        }
+    }
+
+    /// `host:port` of every node.
+    pub fn bootstrap(&self) -> String {
+        let state = self.state.lock().unwrap();
+        state
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for FakeCluster {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// One fake broker whose Produce requests are never answered.
 pub struct FakeBroker {
     pub port: u16,
-    stop: Arc<AtomicBool>,
-    /// Produce requests received (and never answered).
-    pub produce_requests: Arc<AtomicUsize>,
-    handle: Option<thread::JoinHandle<()>>,
+    cluster: FakeCluster,
 }
 
 impl FakeBroker {
     /// Serves `topic` with `partitions` partitions, all led by node 0 (this broker).
     pub fn start(topic: &str, partitions: i32) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let produce_requests = Arc::new(AtomicUsize::new(0));
-        let topic = topic.to_string();
-        let handle = {
-            let stop = Arc::clone(&stop);
-            let produce_requests = Arc::clone(&produce_requests);
-            thread::spawn(move || {
-                let mut conns = Vec::new();
-                while !stop.load(Ordering::Acquire) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let topic = topic.clone();
-                            let stop = Arc::clone(&stop);
-                            let produce_requests = Arc::clone(&produce_requests);
-                            conns.push(thread::spawn(move || {
-                                serve(stream, port, &topic, partitions, &stop, &produce_requests)
-                            }));
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-                for c in conns {
-                    let _ = c.join();
-                }
-            })
-        };
-        FakeBroker {
-            port,
-            stop,
-            produce_requests,
-            handle: Some(handle),
-        }
+        let cluster = FakeCluster::start(1, topic, vec![0; partitions as usize], false);
+        let port = cluster.state.lock().unwrap().ports[0];
+        FakeBroker { port, cluster }
     }
 
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
-}
 
-impl Drop for FakeBroker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+    /// Produce requests received (and never answered) so far.
+    pub fn produce_count(&self) -> usize {
+        self.cluster
+            .state
+            .lock()
+            .unwrap()
+            .produce_requests
+            .values()
+            .sum()
     }
 }
 
@@ -130,14 +205,44 @@ fn read_frame(stream: &mut TcpStream, stop: &AtomicBool) -> Option<Bytes> {
     Some(Bytes::from(buf))
 }
 
-fn serve(
-    mut stream: TcpStream,
-    port: u16,
-    topic: &str,
-    partitions: i32,
-    stop: &AtomicBool,
-    produce_requests: &AtomicUsize,
-) {
+fn metadata(state: &ClusterState) -> MetadataResponse {
+    MetadataResponse::default()
+        .with_brokers(
+            state
+                .ports
+                .iter()
+                .enumerate()
+                .map(|(id, port)| {
+                    MetadataResponseBroker::default()
+                        .with_node_id(id as i32)
+                        .with_host("127.0.0.1".into())
+                        .with_port(i32::from(*port))
+                })
+                .collect(),
+        )
+        .with_cluster_id(Some("fake".into()))
+        .with_controller_id(0)
+        .with_topics(vec![MetadataResponseTopic::default()
+            .with_name(Some(state.topic.clone()))
+            .with_topic_id(Uuid([7; 16]))
+            .with_partitions(
+                state
+                    .leaders
+                    .iter()
+                    .enumerate()
+                    .map(|(p, leader)| {
+                        MetadataResponsePartition::default()
+                            .with_partition_index(p as i32)
+                            .with_leader_id(*leader)
+                            .with_leader_epoch(0)
+                            .with_replica_nodes(vec![*leader])
+                            .with_isr_nodes(vec![*leader])
+                    })
+                    .collect(),
+            )])
+}
+
+fn serve(mut stream: TcpStream, id: i32, state: &Mutex<ClusterState>, stop: &AtomicBool) {
     stream.set_nonblocking(false).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_millis(50)))
@@ -163,38 +268,52 @@ fn serve(
                         .collect(),
                 ),
             ),
-            RequestKind::Metadata(_) => ResponseKind::Metadata(
-                MetadataResponse::default()
-                    .with_brokers(vec![MetadataResponseBroker::default()
-                        .with_node_id(0)
-                        .with_host("127.0.0.1".into())
-                        .with_port(i32::from(port))])
-                    .with_cluster_id(Some("fake".into()))
-                    .with_controller_id(0)
-                    .with_topics(vec![MetadataResponseTopic::default()
-                        .with_name(Some(topic.to_string()))
-                        .with_topic_id(Uuid([7; 16]))
-                        .with_partitions(
-                            (0..partitions)
-                                .map(|p| {
-                                    MetadataResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_leader_id(0)
-                                        .with_leader_epoch(0)
-                                        .with_replica_nodes(vec![0])
-                                        .with_isr_nodes(vec![0])
-                                })
-                                .collect(),
-                        )]),
-            ),
+            RequestKind::Metadata(_) => ResponseKind::Metadata(metadata(&state.lock().unwrap())),
             RequestKind::InitProducerId(_) => ResponseKind::InitProducerId(
                 InitProducerIdResponse::default()
                     .with_producer_id(1000)
                     .with_producer_epoch(0),
             ),
-            RequestKind::Produce(_) => {
-                produce_requests.fetch_add(1, Ordering::AcqRel);
-                continue;
+            RequestKind::Produce(request) => {
+                let mut state = state.lock().unwrap();
+                *state.produce_requests.entry(id).or_default() += 1;
+                if !state.answer_produce {
+                    continue;
+                }
+                let mut topics = Vec::new();
+                for t in &request.topic_data {
+                    let mut partitions = Vec::new();
+                    for p in &t.partition_data {
+                        let leader = state.leaders.get(p.index as usize).copied();
+                        let mut answer = PartitionProduceResponse::default()
+                            .with_index(p.index)
+                            .with_log_append_time_ms(-1);
+                        if leader == Some(id) {
+                            let count = p
+                                .records
+                                .clone()
+                                .map(|r| RecordBatch::new(r).unwrap().records_count())
+                                .unwrap_or(0);
+                            let next = state.next_offset.entry(p.index).or_default();
+                            let base = *next;
+                            *next += i64::from(count);
+                            state.written.entry(p.index).or_default().push((id, count));
+                            answer = answer.with_base_offset(base);
+                        } else {
+                            *state.not_leader_answers.entry(id).or_default() += 1;
+                            answer = answer
+                                .with_error_code(ErrorCode::NotLeaderOrFollower.code())
+                                .with_base_offset(-1);
+                        }
+                        partitions.push(answer);
+                    }
+                    topics.push(
+                        TopicProduceResponse::default()
+                            .with_name(t.name.clone())
+                            .with_partition_responses(partitions),
+                    );
+                }
+                ResponseKind::Produce(ProduceResponse::default().with_responses(topics))
             }
             _ => continue,
         };
