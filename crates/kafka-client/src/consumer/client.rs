@@ -7,6 +7,8 @@
 //! often than `session.timeout.ms`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::offset_fetch_request::{
@@ -31,9 +33,8 @@ use crate::types::{deadline_after, TopicPartition};
 /// Called with the outcome of an asynchronous commit.
 pub type CommitCallback = Box<dyn FnOnce(&Result<()>) + Send>;
 
-/// Reads records from Kafka, alone (`assign`) or as a member of a consumer group
-/// (`subscribe`). Not thread-safe (`&mut self`), as Java's `KafkaConsumer`.
-pub struct Consumer {
+/// The consumer's state, shared with its heartbeat thread.
+pub(crate) struct ConsumerInner {
     config: ConsumerConfig,
     client: NetworkClient,
     subs: SubscriptionState,
@@ -43,11 +44,15 @@ pub struct Consumer {
     async_commits: HashMap<u64, Option<CommitCallback>>,
     commit_results: HashMap<u64, Result<()>>,
     closed: bool,
+    /// Answers the heartbeat thread received for the caller's thread to handle.
+    pending: Vec<ClientResponse>,
+    /// When the caller last called `poll` (for `max.poll.interval.ms`).
+    last_poll: Instant,
 }
 
-impl std::fmt::Debug for Consumer {
+impl std::fmt::Debug for ConsumerInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Consumer")
+        f.debug_struct("ConsumerInner")
             .field("client_id", &self.config.common.client_id)
             .field("group_id", &self.config.group_id)
             .field("coordinator", &self.coordinator)
@@ -57,15 +62,9 @@ impl std::fmt::Debug for Consumer {
     }
 }
 
-impl Consumer {
-    /// A consumer configured from Kafka's consumer keys (`bootstrap.servers` at least;
-    /// `group.id` for `subscribe` and commits).
-    pub fn new(props: &Properties) -> Result<Self> {
-        Self::from_config(ConsumerConfig::from_properties(props)?)
-    }
-
-    /// A consumer from a checked configuration.
-    pub fn from_config(config: ConsumerConfig) -> Result<Self> {
+impl ConsumerInner {
+    /// A consumer's state from a checked configuration.
+    pub(crate) fn from_config(config: ConsumerConfig) -> Result<Self> {
         let mut client = NetworkClient::new(&config.common)?;
         client.metadata_mut().set_allow_auto_topic_creation(true);
         let strategies = config.assignment_strategies.join(",");
@@ -92,7 +91,7 @@ impl Consumer {
             config.check_crcs,
             config.common.retry_backoff,
         );
-        Ok(Consumer {
+        Ok(ConsumerInner {
             subs: SubscriptionState::new(reset),
             client,
             coordinator,
@@ -101,6 +100,8 @@ impl Consumer {
             async_commits: HashMap::new(),
             commit_results: HashMap::new(),
             closed: false,
+            pending: Vec::new(),
+            last_poll: Instant::now(),
             config,
         })
     }
@@ -113,7 +114,7 @@ impl Consumer {
     }
 
     /// Joins the group to consume `topics`; partitions are assigned by the group.
-    pub fn subscribe<S: AsRef<str>>(&mut self, topics: &[S]) -> Result<()> {
+    pub(crate) fn subscribe<S: AsRef<str>>(&mut self, topics: &[S]) -> Result<()> {
         self.check_open()?;
         let coordinator = self.coordinator.as_ref().ok_or_else(|| {
             Error::Config("subscribe() needs group.id (use assign() without a group)".into())
@@ -134,7 +135,7 @@ impl Consumer {
     }
 
     /// As [`subscribe`](Self::subscribe), with callbacks for partitions revoked and assigned.
-    pub fn subscribe_with_listener<S: AsRef<str>>(
+    pub(crate) fn subscribe_with_listener<S: AsRef<str>>(
         &mut self,
         topics: &[S],
         listener: impl ConsumerRebalanceListener + 'static,
@@ -147,7 +148,7 @@ impl Consumer {
     }
 
     /// Consumes exactly `partitions`, without group management.
-    pub fn assign(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+    pub(crate) fn assign(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         self.check_open()?;
         if partitions.is_empty() {
             self.unsubscribe();
@@ -162,7 +163,7 @@ impl Consumer {
 
     /// Stops consuming: leaves the group (after committing, with auto-commit) or drops the
     /// manual assignment.
-    pub fn unsubscribe(&mut self) {
+    pub(crate) fn unsubscribe(&mut self) {
         let now = Instant::now();
         if let Some(mut c) = self.coordinator.take() {
             if self.config.enable_auto_commit && !c.owned().is_empty() {
@@ -184,20 +185,24 @@ impl Consumer {
     }
 
     /// The partitions assigned now.
-    pub fn assignment(&self) -> Vec<TopicPartition> {
+    pub(crate) fn assignment(&self) -> Vec<TopicPartition> {
         self.subs.assigned_partitions()
     }
 
     /// The topics subscribed to.
-    pub fn subscription(&self) -> Vec<String> {
+    pub(crate) fn subscription(&self) -> Vec<String> {
         self.subs.subscription().iter().cloned().collect()
     }
 
     /// Waits up to `timeout` for records and returns them (at most `max.poll.records`).
     /// Also where group membership, commits and offset resets make progress.
-    pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+    pub(crate) fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
         let deadline = deadline_after(Instant::now(), timeout);
+        self.last_poll = Instant::now();
+        if !self.pending.is_empty() {
+            self.drive(Duration::ZERO)?;
+        }
         loop {
             let now = Instant::now();
             self.update_assignment_metadata(now);
@@ -235,7 +240,13 @@ impl Consumer {
 
     /// One network poll and dispatch of what came back.
     fn drive(&mut self, wait: Duration) -> Result<()> {
-        let responses = self.client.poll(wait);
+        let mut responses = std::mem::take(&mut self.pending);
+        let wait = if responses.is_empty() {
+            wait
+        } else {
+            Duration::ZERO
+        };
+        responses.extend(self.client.poll(wait));
         let now = Instant::now();
         for response in responses {
             self.dispatch(response, now);
@@ -337,6 +348,14 @@ impl Consumer {
         let subscribed =
             self.subs.has_auto_assigned_partitions() || !self.subs.subscription().is_empty();
         if let Some(c) = self.coordinator.as_mut() {
+            // Losses the heartbeat thread saw are reported here, on the caller's thread.
+            let mut events = CoordinatorEvents::default();
+            c.run_deferred_losses(&mut events);
+            if !events.revoked.is_empty() {
+                self.apply_events(events, now);
+            }
+        }
+        if let Some(c) = self.coordinator.as_mut() {
             if subscribed && c.needs_revocation_before_join() {
                 // Eager: commit, then give everything up before joining again.
                 if self.config.enable_auto_commit {
@@ -412,7 +431,7 @@ impl Consumer {
 
     /// Commits the positions of all assigned partitions and waits for the answer
     /// (retrying retriable errors within `default.api.timeout.ms`).
-    pub fn commit_sync(&mut self) -> Result<()> {
+    pub(crate) fn commit_sync(&mut self) -> Result<()> {
         self.commit_sync_timeout(None)
     }
 
@@ -422,7 +441,7 @@ impl Consumer {
     }
 
     /// Commits `offsets` (the next offset to read in each partition) and waits.
-    pub fn commit_offsets_sync(
+    pub(crate) fn commit_offsets_sync(
         &mut self,
         offsets: &BTreeMap<TopicPartition, i64>,
         timeout: Option<Duration>,
@@ -487,7 +506,7 @@ impl Consumer {
 
     /// Commits the positions of all assigned partitions without waiting; `callback` (if any)
     /// runs inside a later `poll` or commit with the outcome.
-    pub fn commit_async(&mut self, callback: Option<CommitCallback>) -> Result<()> {
+    pub(crate) fn commit_async(&mut self, callback: Option<CommitCallback>) -> Result<()> {
         self.check_open()?;
         let offsets = self.consumed_offsets();
         if offsets.is_empty() {
@@ -516,14 +535,14 @@ impl Consumer {
     }
 
     /// Moves the position of `tp` (assigned) to `offset`.
-    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+    pub(crate) fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
         self.subs.seek(tp, offset)?;
         self.fetcher.clear_buffered(&self.subs);
         Ok(())
     }
 
     /// Moves the positions of `partitions` to their first offsets.
-    pub fn seek_to_beginning(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+    pub(crate) fn seek_to_beginning(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         for tp in partitions {
             self.subs
                 .request_offset_reset_with(tp, OffsetResetStrategy::Earliest)?;
@@ -533,7 +552,7 @@ impl Consumer {
     }
 
     /// Moves the positions of `partitions` to their log ends.
-    pub fn seek_to_end(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+    pub(crate) fn seek_to_end(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         for tp in partitions {
             self.subs
                 .request_offset_reset_with(tp, OffsetResetStrategy::Latest)?;
@@ -544,7 +563,7 @@ impl Consumer {
 
     /// The offset of the next record `poll` returns from `tp`, finding it (committed offset
     /// or reset) if needed, within `default.api.timeout.ms`.
-    pub fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
+    pub(crate) fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
         self.check_open()?;
         if !self.subs.is_assigned(tp) {
             return Err(Error::Other(format!(
@@ -571,7 +590,7 @@ impl Consumer {
     }
 
     /// The committed offsets of `partitions` (`None` where nothing is committed).
-    pub fn committed(
+    pub(crate) fn committed(
         &mut self,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, Option<i64>>> {
@@ -683,7 +702,7 @@ impl Consumer {
     }
 
     /// The partitions of `topic`, from metadata (fetched within `default.api.timeout.ms`).
-    pub fn partitions_for(&mut self, topic: &str) -> Result<Vec<PartitionInfo>> {
+    pub(crate) fn partitions_for(&mut self, topic: &str) -> Result<Vec<PartitionInfo>> {
         self.check_open()?;
         let deadline = Instant::now() + self.config.default_api_timeout;
         self.client.metadata_mut().add_topics([topic]);
@@ -705,7 +724,7 @@ impl Consumer {
     }
 
     /// Stops fetching from `partitions` until resumed (they stay assigned).
-    pub fn pause(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+    pub(crate) fn pause(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         for tp in partitions {
             self.subs.pause(tp)?;
         }
@@ -714,7 +733,7 @@ impl Consumer {
     }
 
     /// Resumes fetching from `partitions`.
-    pub fn resume(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+    pub(crate) fn resume(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         for tp in partitions {
             self.subs.resume(tp)?;
         }
@@ -722,7 +741,7 @@ impl Consumer {
     }
 
     /// The group generation and member id, when in a group.
-    pub fn group_metadata(&self) -> Option<(String, i32, String)> {
+    pub(crate) fn group_metadata(&self) -> Option<(String, i32, String)> {
         self.coordinator.as_ref().map(|c| {
             (
                 c.group_id().to_string(),
@@ -733,7 +752,7 @@ impl Consumer {
     }
 
     /// Commits (with auto-commit), leaves the group and closes the connections.
-    pub fn close(&mut self) -> Result<()> {
+    pub(crate) fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
@@ -760,6 +779,259 @@ impl Consumer {
         self.client.close();
         self.closed = true;
         result
+    }
+
+    /// One turn of the heartbeat thread, between the caller's polls: sends a due heartbeat,
+    /// handles heartbeat answers and keeps every other answer for the caller's thread; leaves
+    /// the group when the caller has not polled within `max.poll.interval.ms`, as Java's
+    /// heartbeat thread does.
+    pub(crate) fn heartbeat_turn(&mut self) {
+        if self.closed {
+            return;
+        }
+        let now = Instant::now();
+        let Some(c) = self.coordinator.as_mut() else {
+            return;
+        };
+        if !c.is_stable() {
+            return;
+        }
+        if now.saturating_duration_since(self.last_poll) > self.config.max_poll_interval {
+            tracing::warn!(
+                group = %c.group_id(),
+                "poll() not called within max.poll.interval.ms; leaving the group"
+            );
+            c.leave_group(&mut self.client, now);
+            c.defer_all_as_lost();
+            return;
+        }
+        c.heartbeat_if_due(&mut self.client, now);
+        for response in self.client.poll(Duration::ZERO) {
+            if c.is_heartbeat(&response) {
+                let mut events = CoordinatorEvents::default();
+                // Heartbeat answers defer their listener calls to the caller's thread.
+                c.handle_response(&mut self.client, response, now, &mut events);
+            } else {
+                self.pending.push(response);
+            }
+        }
+    }
+
+    pub(crate) fn heartbeat_interval(&self) -> Duration {
+        self.config.heartbeat_interval
+    }
+
+    pub(crate) fn has_group(&self) -> bool {
+        self.coordinator.is_some()
+    }
+}
+
+/// Reads records from Kafka, alone (`assign`) or as a member of a consumer group
+/// (`subscribe`). One caller at a time (`&mut self`), as Java's `KafkaConsumer`; a background
+/// thread keeps a group member's heartbeats going between `poll` calls, so the time a caller
+/// spends on records is bounded by `max.poll.interval.ms`, not `session.timeout.ms`.
+pub struct Consumer {
+    inner: Arc<Mutex<ConsumerInner>>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    /// A consumer configured from Kafka's consumer keys (`bootstrap.servers` at least;
+    /// `group.id` for `subscribe` and commits).
+    pub fn new(props: &Properties) -> Result<Self> {
+        Self::from_config(ConsumerConfig::from_properties(props)?)
+    }
+
+    /// A consumer from a checked configuration.
+    pub fn from_config(config: ConsumerConfig) -> Result<Self> {
+        let inner = ConsumerInner::from_config(config)?;
+        let has_group = inner.has_group();
+        let interval = inner.heartbeat_interval();
+        let inner = Arc::new(Mutex::new(inner));
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let heartbeat = if has_group {
+            let inner = Arc::clone(&inner);
+            let stop = Arc::clone(&stop);
+            // Wake often enough to heartbeat on time; a turn with nothing due is cheap.
+            let tick = (interval / 4).clamp(Duration::from_millis(10), Duration::from_millis(500));
+            Some(
+                std::thread::Builder::new()
+                    .name("kafka-coordinator-heartbeat-thread".into())
+                    .spawn(move || heartbeat_loop(&inner, &stop, tick))
+                    .map_err(|e| Error::Other(format!("cannot start the heartbeat thread: {e}")))?,
+            )
+        } else {
+            None
+        };
+        Ok(Consumer {
+            inner,
+            stop,
+            heartbeat,
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, ConsumerInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Joins the group to consume `topics`; partitions are assigned by the group.
+    pub fn subscribe<S: AsRef<str>>(&mut self, topics: &[S]) -> Result<()> {
+        self.inner().subscribe(topics)
+    }
+
+    /// As [`subscribe`](Self::subscribe), with callbacks for partitions revoked and assigned
+    /// (called inside `poll`, on the caller's thread).
+    pub fn subscribe_with_listener<S: AsRef<str>>(
+        &mut self,
+        topics: &[S],
+        listener: impl ConsumerRebalanceListener + 'static,
+    ) -> Result<()> {
+        self.inner().subscribe_with_listener(topics, listener)
+    }
+
+    /// Consumes exactly `partitions`, without group management.
+    pub fn assign(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.inner().assign(partitions)
+    }
+
+    /// Stops consuming: leaves the group (after committing, with auto-commit) or drops the
+    /// manual assignment.
+    pub fn unsubscribe(&mut self) {
+        self.inner().unsubscribe();
+    }
+
+    /// The partitions assigned now.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.inner().assignment()
+    }
+
+    /// The topics subscribed to.
+    pub fn subscription(&self) -> Vec<String> {
+        self.inner().subscription()
+    }
+
+    /// Waits up to `timeout` for records and returns them (at most `max.poll.records`).
+    /// Also where group membership, commits and offset resets make progress, and where
+    /// rebalance listeners and commit callbacks run.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.inner().poll(timeout)
+    }
+
+    /// Commits the positions of all assigned partitions and waits for the answer
+    /// (retrying retriable errors within `default.api.timeout.ms`).
+    pub fn commit_sync(&mut self) -> Result<()> {
+        self.inner().commit_sync()
+    }
+
+    /// Commits `offsets` (the next offset to read in each partition) and waits.
+    pub fn commit_offsets_sync(
+        &mut self,
+        offsets: &BTreeMap<TopicPartition, i64>,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        self.inner().commit_offsets_sync(offsets, timeout)
+    }
+
+    /// Commits the positions of all assigned partitions without waiting; `callback` (if any)
+    /// runs inside a later `poll` or commit with the outcome.
+    pub fn commit_async(&mut self, callback: Option<CommitCallback>) -> Result<()> {
+        self.inner().commit_async(callback)
+    }
+
+    /// Moves the position of `tp` (assigned) to `offset`.
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.inner().seek(tp, offset)
+    }
+
+    /// Moves the positions of `partitions` to their first offsets.
+    pub fn seek_to_beginning(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.inner().seek_to_beginning(partitions)
+    }
+
+    /// Moves the positions of `partitions` to their log ends.
+    pub fn seek_to_end(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.inner().seek_to_end(partitions)
+    }
+
+    /// The offset of the next record `poll` returns from `tp`, finding it (committed offset
+    /// or reset) if needed, within `default.api.timeout.ms`.
+    pub fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
+        self.inner().position(tp)
+    }
+
+    /// The committed offsets of `partitions` (`None` where nothing is committed).
+    pub fn committed(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, Option<i64>>> {
+        self.inner().committed(partitions)
+    }
+
+    /// The partitions of `topic`, from metadata (fetched within `default.api.timeout.ms`).
+    pub fn partitions_for(&mut self, topic: &str) -> Result<Vec<PartitionInfo>> {
+        self.inner().partitions_for(topic)
+    }
+
+    /// Stops fetching from `partitions` until resumed (they stay assigned).
+    pub fn pause(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.inner().pause(partitions)
+    }
+
+    /// Resumes fetching from `partitions`.
+    pub fn resume(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.inner().resume(partitions)
+    }
+
+    /// The group id, generation and member id, when in a group.
+    pub fn group_metadata(&self) -> Option<(String, i32, String)> {
+        self.inner().group_metadata()
+    }
+
+    /// Commits (with auto-commit), leaves the group and closes the connections.
+    pub fn close(&mut self) -> Result<()> {
+        self.stop_heartbeat();
+        self.inner().close()
+    }
+
+    fn stop_heartbeat(&mut self) {
+        {
+            let (stopped, wake) = &*self.stop;
+            *stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            wake.notify_all();
+        }
+        if let Some(h) = self.heartbeat.take() {
+            if h.join().is_err() {
+                tracing::error!("the heartbeat thread panicked");
+            }
+        }
+    }
+}
+
+fn heartbeat_loop(inner: &Mutex<ConsumerInner>, stop: &(Mutex<bool>, Condvar), tick: Duration) {
+    let (stopped, wake) = stop;
+    loop {
+        {
+            let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = wake
+                .wait_timeout(guard, tick)
+                .unwrap_or_else(|e| e.into_inner());
+            if *guard {
+                return;
+            }
+        }
+        // While the caller is inside a consumer call it heartbeats itself; do not wait for it.
+        if let Ok(mut inner) = inner.try_lock() {
+            inner.heartbeat_turn();
+        }
     }
 }
 

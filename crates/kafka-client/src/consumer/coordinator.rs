@@ -133,6 +133,9 @@ pub(crate) struct ConsumerCoordinator {
     last_heartbeat_ok: Option<Instant>,
 
     offset_fetch_in_flight: Option<Vec<TopicPartition>>,
+    /// Owned partitions were lost (heartbeat rejected, poll interval exceeded) on a thread
+    /// that must not call the listener; the caller's next poll reports them.
+    deferred_lost: bool,
     next_commit_id: u64,
     /// Commits sent and not answered: id → partitions committed.
     commits_in_flight: BTreeMap<u64, BTreeMap<TopicPartition, i64>>,
@@ -188,6 +191,7 @@ impl ConsumerCoordinator {
             next_heartbeat: None,
             last_heartbeat_ok: None,
             offset_fetch_in_flight: None,
+            deferred_lost: false,
             next_commit_id: 0,
             commits_in_flight: BTreeMap::new(),
         })
@@ -718,6 +722,33 @@ impl ConsumerCoordinator {
             && !self.owned.is_empty()
     }
 
+    /// Reports partitions lost on the heartbeat thread (listener calls run here, on the
+    /// caller's thread).
+    pub(crate) fn run_deferred_losses(&mut self, events: &mut CoordinatorEvents) {
+        if std::mem::take(&mut self.deferred_lost) {
+            self.lose_partitions(events);
+        }
+    }
+
+    /// After leaving the group from the heartbeat thread: the owned partitions are lost.
+    pub(crate) fn defer_all_as_lost(&mut self) {
+        self.deferred_lost = true;
+    }
+
+    /// Sends a heartbeat if one is due (heartbeat thread).
+    pub(crate) fn heartbeat_if_due(&mut self, client: &mut NetworkClient, now: Instant) {
+        if let Some(node) = self.coordinator {
+            if self.state == State::Stable {
+                self.maybe_heartbeat(client, node, now);
+            }
+        }
+    }
+
+    /// Whether `response` answers one of this coordinator's heartbeats.
+    pub(crate) fn is_heartbeat(&self, response: &ClientResponse) -> bool {
+        response.tag == TAG_HEARTBEAT
+    }
+
     /// Revokes all owned partitions (eager rebalance, unsubscribe, close).
     pub(crate) fn revoke_all(&mut self, events: &mut CoordinatorEvents) {
         if !self.owned.is_empty() {
@@ -751,7 +782,7 @@ impl ConsumerCoordinator {
             TAG_FIND => self.handle_find(client, body, now),
             TAG_JOIN => self.handle_join(client, body, now, events),
             TAG_SYNC => self.handle_sync(client, body, now, events),
-            TAG_HEARTBEAT => self.handle_heartbeat(client, body, now, events),
+            TAG_HEARTBEAT => self.handle_heartbeat(client, body, now),
             TAG_LEAVE => {}
             TAG_OFFSET_FETCH => self.handle_offset_fetch(client, body, now, events),
             _ => {}
@@ -963,7 +994,6 @@ impl ConsumerCoordinator {
         client: &mut NetworkClient,
         body: Result<ResponseKind>,
         now: Instant,
-        events: &mut CoordinatorEvents,
     ) {
         self.heartbeat_in_flight = false;
         let code = match body {
@@ -985,7 +1015,9 @@ impl ConsumerCoordinator {
             | ErrorCode::IllegalGeneration
             | ErrorCode::FencedInstanceId => {
                 tracing::info!(group = %self.group_id, %code, "member no longer in the group");
-                self.lose_partitions(events);
+                // Heartbeat answers may be handled on the heartbeat thread: report the loss
+                // from the caller's next poll.
+                self.deferred_lost = true;
                 self.reset_generation("heartbeat rejected");
             }
             ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {

@@ -11,6 +11,8 @@
     clippy::panic
 )]
 
+pub mod broker;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
