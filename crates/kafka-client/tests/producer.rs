@@ -170,3 +170,48 @@ fn batches_go_to_each_partitions_leader_and_follow_a_leader_move() {
     drop(state);
     producer.close();
 }
+
+#[test]
+fn a_lost_sequence_bumps_the_epoch_instead_of_poisoning_the_partition() {
+    use common::FakeCluster;
+
+    // First the broker swallows Produce: the record expires after delivery.timeout.ms with
+    // its sequence (0) never written.
+    let cluster = FakeCluster::start(1, "t", vec![0], false);
+    let props = Properties::new()
+        .with("bootstrap.servers", cluster.bootstrap())
+        .with("request.timeout.ms", "300")
+        .with("delivery.timeout.ms", "1000")
+        .with("linger.ms", "0")
+        .with("retry.backoff.ms", "20");
+    let producer = Producer::new(&props).unwrap();
+    let lost = producer
+        .send(ProducerRecord::new("t").value("lost"))
+        .unwrap();
+    assert!(matches!(lost.wait(), Err(Error::Timeout(_))));
+    // Now it answers and checks sequences like a real broker: the next record would carry
+    // sequence 1 under epoch 0, which can never be accepted. The producer bumps the epoch.
+    {
+        let mut state = cluster.state.lock().unwrap();
+        state.answer_produce = true;
+        state.check_sequences = true;
+    }
+    for i in 0..3 {
+        let m = producer
+            .send(ProducerRecord::new("t").value(format!("after-{i}")))
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert_eq!(m.offset, i);
+    }
+    let state = cluster.state.lock().unwrap();
+    assert_eq!(state.init_requests, vec![(-1, -1), (1000, 0)]);
+    assert!(
+        state.batches.iter().all(|(_, epoch, _, _)| *epoch == 1),
+        "{:?}",
+        state.batches
+    );
+    assert_eq!(state.batches.first().map(|b| b.2), Some(0));
+    drop(state);
+    producer.close();
+}

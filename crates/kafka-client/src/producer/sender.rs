@@ -176,6 +176,10 @@ pub(crate) struct Sender {
     /// Partitions with a batch in flight, when order must be kept without idempotence.
     guarantee_order: bool,
     published_version: u64,
+    /// A batch that had a sequence number ended without being written (expired, or refused
+    /// for good): the broker's next expected sequence can no longer be reached, so the epoch
+    /// is bumped and sequences restart at 0 (KIP-360), as Java's idempotent producer does.
+    epoch_bump_needed: bool,
 }
 
 impl Sender {
@@ -202,6 +206,7 @@ impl Sender {
             init_retry_at: None,
             guarantee_order,
             published_version: 0,
+            epoch_bump_needed: false,
         }
     }
 
@@ -278,7 +283,14 @@ impl Sender {
     /// Returns whether data may be sent (the producer id is known or not needed).
     fn maybe_init_producer_id(&mut self, now: Instant) -> bool {
         match self.producer_id {
-            ProducerIdState::NotNeeded | ProducerIdState::Known => return true,
+            ProducerIdState::NotNeeded => return true,
+            ProducerIdState::Known if !self.epoch_bump_needed => return true,
+            // Bump once nothing sent under the old epoch is outstanding; send nothing new.
+            ProducerIdState::Known if !self.in_flight.is_empty() => return false,
+            ProducerIdState::Known => {
+                self.epoch_bump_needed = false;
+                self.producer_id = ProducerIdState::Unknown;
+            }
             ProducerIdState::Requested => return false,
             ProducerIdState::Unknown => {}
         }
@@ -297,12 +309,17 @@ impl Sender {
             )));
             return false;
         };
+        // From v3 a producer that has an id asks for the next epoch of it (KIP-360).
+        let (pid, epoch) = match self.accumulator.producer_id_and_epoch() {
+            Some((pid, epoch)) if version >= 3 => (pid, epoch),
+            _ => (-1, -1),
+        };
         let request = RequestKind::InitProducerId(
             InitProducerIdRequest::default()
                 .with_transactional_id(None)
                 .with_transaction_timeout_ms(i32::MAX)
-                .with_producer_id(-1)
-                .with_producer_epoch(-1),
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch),
         );
         match self
             .client
@@ -605,6 +622,9 @@ impl Sender {
             self.accumulator.reenqueue(batch, now);
             return;
         }
+        if batch.has_sequence() {
+            self.epoch_bump_needed = true;
+        }
         let err = if expired && retriable {
             Error::Timeout(format!(
                 "{}: delivery.timeout.ms ({} ms) passed; last error: {err}",
@@ -620,6 +640,9 @@ impl Sender {
 
     fn fail_expired(&mut self, now: Instant) {
         for mut batch in self.accumulator.expired_batches(now) {
+            if batch.has_sequence() {
+                self.epoch_bump_needed = true;
+            }
             let err = Error::Timeout(format!(
                 "{}: {} record(s) expired after delivery.timeout.ms ({} ms) without being sent",
                 batch.topic_partition(),

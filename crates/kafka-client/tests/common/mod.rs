@@ -52,6 +52,15 @@ pub struct ClusterState {
     pub produce_requests: HashMap<i32, usize>,
     /// Partitions answered with NOT_LEADER_OR_FOLLOWER, per node.
     pub not_leader_answers: HashMap<i32, usize>,
+    /// Whether idempotent batches must carry the next sequence of their producer and epoch
+    /// (otherwise OUT_OF_ORDER_SEQUENCE_NUMBER), as a real broker checks.
+    pub check_sequences: bool,
+    /// The next sequence expected per (producer id, epoch, partition).
+    pub expected_sequence: HashMap<(i64, i16, i32), i32>,
+    /// InitProducerId requests: the producer id and epoch each one carried.
+    pub init_requests: Vec<(i64, i16)>,
+    /// Batches written: (partition, producer epoch, base sequence, records).
+    pub batches: Vec<(i32, i16, i32, i32)>,
     next_offset: HashMap<i32, i64>,
 }
 
@@ -271,11 +280,23 @@ fn serve(mut stream: TcpStream, id: i32, state: &Mutex<ClusterState>, stop: &Ato
                 ),
             ),
             RequestKind::Metadata(_) => ResponseKind::Metadata(metadata(&state.lock().unwrap())),
-            RequestKind::InitProducerId(_) => ResponseKind::InitProducerId(
-                InitProducerIdResponse::default()
-                    .with_producer_id(1000)
-                    .with_producer_epoch(0),
-            ),
+            RequestKind::InitProducerId(request) => {
+                let mut state = state.lock().unwrap();
+                state
+                    .init_requests
+                    .push((request.producer_id, request.producer_epoch));
+                // KIP-360: a producer that names its id and epoch gets the next epoch.
+                let epoch = if request.producer_id >= 0 {
+                    request.producer_epoch + 1
+                } else {
+                    0
+                };
+                ResponseKind::InitProducerId(
+                    InitProducerIdResponse::default()
+                        .with_producer_id(1000)
+                        .with_producer_epoch(epoch),
+                )
+            }
             RequestKind::Produce(request) => {
                 let mut state = state.lock().unwrap();
                 *state.produce_requests.entry(id).or_default() += 1;
@@ -290,12 +311,37 @@ fn serve(mut stream: TcpStream, id: i32, state: &Mutex<ClusterState>, stop: &Ato
                         let mut answer = PartitionProduceResponse::default()
                             .with_index(p.index)
                             .with_log_append_time_ms(-1);
-                        if leader == Some(id) {
-                            let count = p
-                                .records
-                                .clone()
-                                .map(|r| RecordBatch::new(r).unwrap().records_count())
-                                .unwrap_or(0);
+                        let batch = p.records.clone().map(|r| RecordBatch::new(r).unwrap());
+                        let in_order = match &batch {
+                            Some(b) if state.check_sequences && b.producer_id() >= 0 => {
+                                let key = (b.producer_id(), b.producer_epoch(), p.index);
+                                let expected =
+                                    state.expected_sequence.get(&key).copied().unwrap_or(0);
+                                if b.base_sequence() == expected {
+                                    state
+                                        .expected_sequence
+                                        .insert(key, expected + b.records_count());
+                                    true
+                                } else {
+                                    false
+                                }
+                            }
+                            _ => true,
+                        };
+                        if leader == Some(id) && !in_order {
+                            answer = answer
+                                .with_error_code(ErrorCode::OutOfOrderSequenceNumber.code())
+                                .with_base_offset(-1);
+                        } else if leader == Some(id) {
+                            let count = batch.as_ref().map_or(0, RecordBatch::records_count);
+                            if let Some(b) = &batch {
+                                state.batches.push((
+                                    p.index,
+                                    b.producer_epoch(),
+                                    b.base_sequence(),
+                                    count,
+                                ));
+                            }
                             let next = state.next_offset.entry(p.index).or_default();
                             let base = *next;
                             *next += i64::from(count);
