@@ -192,6 +192,10 @@ pub struct Metadata {
     last_refresh: Option<Instant>,
     last_successful_refresh: Option<Instant>,
     need_update: bool,
+    /// A request is on its way; updates asked for meanwhile are not satisfied by its answer
+    /// (it was built before them: a topic added now is not in it). Java's request versions.
+    request_in_flight: bool,
+    asked_during_request: bool,
     version: u64,
     /// Topics whose last answer was an error the caller should see (e.g. authorization).
     fatal_topic_errors: HashMap<String, ErrorCode>,
@@ -211,6 +215,8 @@ impl Metadata {
             last_refresh: None,
             last_successful_refresh: None,
             need_update: true,
+            request_in_flight: false,
+            asked_during_request: false,
             version: 0,
             fatal_topic_errors: HashMap::new(),
         }
@@ -240,7 +246,7 @@ impl Metadata {
     pub fn add_topics<'a>(&mut self, topics: impl IntoIterator<Item = &'a str>) {
         for t in topics {
             if self.topics.insert(t.to_string()) && !self.cluster.topics.contains_key(t) {
-                self.need_update = true;
+                self.mark_stale();
             }
         }
     }
@@ -250,7 +256,7 @@ impl Metadata {
         let topics: BTreeSet<String> = topics.into_iter().collect();
         if topics != self.topics {
             self.topics = topics;
-            self.need_update = true;
+            self.mark_stale();
         }
     }
 
@@ -258,7 +264,7 @@ impl Metadata {
     pub fn set_all_topics(&mut self, all: bool) {
         if all != self.all_topics {
             self.all_topics = all;
-            self.need_update = true;
+            self.mark_stale();
         }
     }
 
@@ -267,9 +273,16 @@ impl Metadata {
         &self.topics
     }
 
+    fn mark_stale(&mut self) {
+        self.need_update = true;
+        if self.request_in_flight {
+            self.asked_during_request = true;
+        }
+    }
+
     /// Marks the view stale: the next poll sends a Metadata request (after the backoff).
     pub fn request_update(&mut self) {
-        self.need_update = true;
+        self.mark_stale();
     }
 
     /// Whether an update was requested and not yet received.
@@ -314,11 +327,15 @@ impl Metadata {
     /// A request was sent or failed: no new one before the backoff.
     pub fn record_attempt(&mut self, now: Instant) {
         self.last_refresh = Some(now);
+        self.request_in_flight = true;
+        self.asked_during_request = false;
     }
 
     /// A Metadata request failed (disconnect, timeout): try again after the backoff.
     pub fn failed_update(&mut self, now: Instant) {
         self.last_refresh = Some(now);
+        self.request_in_flight = false;
+        self.asked_during_request = false;
         self.need_update = true;
     }
 
@@ -410,7 +427,9 @@ impl Metadata {
         self.cluster = cluster;
         self.last_refresh = Some(now);
         self.last_successful_refresh = Some(now);
-        self.need_update = retry_soon;
+        self.need_update = retry_soon || self.asked_during_request;
+        self.request_in_flight = false;
+        self.asked_during_request = false;
         self.version += 1;
     }
 
@@ -505,6 +524,22 @@ mod tests {
             m.time_to_next_update(now + Duration::from_millis(40)),
             Duration::from_millis(60)
         );
+    }
+
+    #[test]
+    fn a_topic_added_while_a_request_is_in_flight_is_asked_for_again() {
+        let mut m = Metadata::new(&bootstrap(), Duration::ZERO, Duration::from_secs(300));
+        let now = Instant::now();
+        let _request = m.build_request(12);
+        m.record_attempt(now);
+        m.add_topics(["late"]);
+        // The answer to the request built without "late" must not end the need for it.
+        m.update(&response(1, 1), now);
+        assert!(m.update_requested());
+        assert_eq!(m.time_to_next_update(now), Duration::ZERO);
+        m.record_attempt(now);
+        m.update(&response(1, 1), now);
+        assert!(!m.update_requested());
     }
 
     #[test]
