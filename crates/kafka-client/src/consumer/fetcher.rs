@@ -2,9 +2,11 @@
 //! handed out from the responses without copying, and offset resets with ListOffsets.
 //! Kafka's `org.apache.kafka.clients.consumer.internals.Fetcher` and `OffsetFetcher`.
 //!
-//! At most one Fetch is in flight per node. A partition is fetched again only once its data
-//! from the previous response has been handed out, so the consumer prefetches one response
-//! ahead and memory stays bounded by `fetch.max.bytes` per node.
+//! At most one Fetch is in flight per node. A partition with data waiting to be handed out is
+//! fetched again from where that data ends, so a partition never waits for its own next
+//! response while others of its broker are at their log end (which would hold the shared
+//! fetch for `fetch.max.wait.ms`); at most [`MAX_BUFFERED_CHUNKS`] responses' worth is kept
+//! per partition, so memory stays bounded.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -56,6 +58,9 @@ pub struct ConsumerRecord {
     pub leader_epoch: Option<i32>,
 }
 
+/// How many responses' worth of one partition may wait to be handed out.
+const MAX_BUFFERED_CHUNKS: usize = 2;
+
 /// One partition's data from one response, handed out over one or more polls.
 #[derive(Debug)]
 struct CompletedFetch {
@@ -64,6 +69,17 @@ struct CompletedFetch {
     batches: Bytes,
     /// The position the data was fetched for; if the position moved (seek), it is dropped.
     fetch_offset: i64,
+    /// The offset after its last complete batch: where the next fetch of the partition starts.
+    end_offset: i64,
+}
+
+/// The offset after the last complete batch of `batches` (`fetch_offset` if there is none).
+fn chunk_end(batches: &Bytes, fetch_offset: i64) -> i64 {
+    RecordBatches::new(batches.clone())
+        .allow_partial_tail()
+        .map_while(std::result::Result::ok)
+        .map(|b| b.next_offset())
+        .fold(fetch_offset, i64::max)
 }
 
 #[derive(Debug)]
@@ -113,9 +129,40 @@ impl Fetcher {
         self.pending_error.take()
     }
 
-    /// Drops buffered data of partitions no longer assigned or fetchable.
+    /// Drops buffered data of partitions no longer assigned or fetchable, and data that does
+    /// not continue from the partition's position (it moved: seek, reset).
     pub(crate) fn clear_buffered(&mut self, subs: &SubscriptionState) {
-        self.completed.retain(|c| subs.is_fetchable(&c.tp));
+        let mut next: HashMap<TopicPartition, i64> = HashMap::new();
+        self.completed.retain(|c| {
+            if !subs.is_fetchable(&c.tp) {
+                return false;
+            }
+            let Some(position) = subs.position(&c.tp) else {
+                return false;
+            };
+            let expected = next.entry(c.tp.clone()).or_insert(position.offset);
+            if c.fetch_offset != *expected {
+                return false;
+            }
+            *expected = c.end_offset;
+            true
+        });
+    }
+
+    /// Where the next fetch of `tp` starts: after its buffered data, or at its position;
+    /// `None` while enough of it is buffered.
+    fn next_fetch_offset(&self, tp: &TopicPartition, position: FetchPosition) -> Option<i64> {
+        let mut chunks = 0;
+        let mut end = position.offset;
+        for c in self.completed.iter().filter(|c| c.tp == *tp) {
+            chunks += 1;
+            if c.end_offset <= c.fetch_offset {
+                // No complete batch in it: fetching on would return the same bytes.
+                return None;
+            }
+            end = c.end_offset;
+        }
+        (chunks < MAX_BUFFERED_CHUNKS).then_some(end)
     }
 
     /// Sends a Fetch to every leader of fetchable partitions that has none in flight.
@@ -129,11 +176,15 @@ impl Fetcher {
         let cluster = client.metadata().cluster();
         let mut leaderless = false;
         for tp in subs.fetchable_partitions() {
-            if self.completed.iter().any(|c| c.tp == tp) {
-                continue;
-            }
             let Some(position) = subs.position(&tp) else {
                 continue;
+            };
+            let Some(offset) = self.next_fetch_offset(&tp, position) else {
+                continue;
+            };
+            let position = FetchPosition {
+                offset,
+                leader_epoch: position.leader_epoch,
             };
             match cluster.leader_for(&tp) {
                 Some(node) => by_node.entry(node).or_default().push((tp, position)),
@@ -276,15 +327,25 @@ impl Fetcher {
                     if p.log_start_offset >= 0 {
                         subs.update_log_start_offset(&tp, p.log_start_offset);
                     }
-                    let still_there = subs
-                        .position(&tp)
-                        .is_some_and(|pos| pos.offset == sent.fetch_offset);
+                    // Only data that continues what is buffered (or the position) is kept.
+                    let expected = subs.position(&tp).and_then(|pos| {
+                        self.completed
+                            .iter()
+                            .filter(|c| c.tp == tp)
+                            .last()
+                            .map(|c| c.end_offset)
+                            .or(Some(pos.offset))
+                    });
                     match p.records {
-                        Some(records) if !records.is_empty() && still_there => {
+                        Some(records)
+                            if !records.is_empty() && expected == Some(sent.fetch_offset) =>
+                        {
+                            let end_offset = chunk_end(&records, sent.fetch_offset);
                             self.completed.push_back(CompletedFetch {
                                 tp,
                                 batches: records,
                                 fetch_offset: sent.fetch_offset,
+                                end_offset,
                             });
                         }
                         _ => {}
@@ -624,5 +685,34 @@ pub(crate) fn isolation(read_committed: bool) -> IsolationLevel {
         IsolationLevel::ReadCommitted
     } else {
         IsolationLevel::ReadUncommitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::records::RecordBatchBuilder;
+
+    fn batch(base: i64, records: usize) -> Bytes {
+        let mut b = RecordBatchBuilder::new().with_base_offset(base);
+        for i in 0..records {
+            b.append(1, None, Some(format!("v{i}").as_bytes())).unwrap();
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn a_chunk_ends_after_its_last_complete_batch() {
+        let mut data = BytesMut::new();
+        data.extend_from_slice(&batch(10, 3));
+        data.extend_from_slice(&batch(13, 2));
+        let whole = data.clone().freeze();
+        assert_eq!(chunk_end(&whole, 10), 15);
+        // A batch cut short by the broker's size limit does not count.
+        let third = batch(15, 4);
+        data.extend_from_slice(&third[..third.len() / 2]);
+        assert_eq!(chunk_end(&data.freeze(), 10), 15);
+        assert_eq!(chunk_end(&Bytes::new(), 42), 42);
     }
 }
