@@ -47,10 +47,10 @@ def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
 
 
-def ours_produce(bootstrap, topic, count, size, acks):
+def ours_produce(bootstrap, topic, count, size, acks, rate=-1):
     res = subprocess.run(
         [os.path.join(BIN, "producer-perf"), "--topic", topic, "--num-records", str(count), "--record-size",
-         str(size), "--json", "--producer-props", f"bootstrap.servers={bootstrap}", f"acks={acks}",
+         str(size), "--throughput", str(rate), "--json", "--producer-props", f"bootstrap.servers={bootstrap}", f"acks={acks}",
          f"batch.size={BATCH_SIZE}", f"linger.ms={LINGER_MS}"],
         capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
@@ -59,7 +59,7 @@ def ours_produce(bootstrap, topic, count, size, acks):
             "p95": r["p95_ms"], "p99": r["p99_ms"], "p999": r["p999_ms"]}
 
 
-def confluent_produce(bootstrap, topic, count, size, acks):
+def confluent_produce(bootstrap, topic, count, size, acks, rate=-1):
     value = os.urandom(size)
     p = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": LINGER_MS,
                   "batch.size": BATCH_SIZE, "queue.buffering.max.messages": 1_000_000,
@@ -71,7 +71,11 @@ def confluent_produce(bootstrap, topic, count, size, acks):
             latencies.append((time.perf_counter() - start) * 1000)
 
     t0 = time.perf_counter()
-    for _ in range(count):
+    for i in range(count):
+        if rate > 0:
+            due = t0 + i / rate
+            while time.perf_counter() < due:
+                p.poll(0)
         start = time.perf_counter()
         while True:
             try:
@@ -138,6 +142,13 @@ def main():
                 c = consume(b.bootstrap, topic, count)
                 cpu2 = cpu_seconds(b.proc.pid)
                 rows.append((client, acks, p, c, cpu1 - cpu0, cpu2 - cpu1))
+        # Latency without queueing: both clients held to the same rate, acks=all.
+        rate = 20_000
+        capped = []
+        for client, produce in (("kafka-client", ours_produce), ("confluent-kafka", confluent_produce)):
+            topic = f"rate-{client}-{int(time.time() * 1000)}"
+            create(b.bootstrap, topic)
+            capped.append((client, produce(b.bootstrap, topic, rate * 5, size, "all", rate)))
     finally:
         b.cleanup()
     gb = count * size / 1e9
@@ -150,6 +161,13 @@ def main():
         print(f"| {client} | {acks} | {p['rec_s']:,.0f} | {p['mb_s']:.1f} | {p['avg']:.2f} | {p['p50']:.2f} | "
               f"{p['p95']:.2f} | {p['p99']:.2f} | {p['p999']:.2f} | {pcpu / gb:.2f} | {c['rec_s']:,.0f} | "
               f"{c['mb_s']:.1f} | {ccpu / gb:.2f} |")
+    print()
+    print(f"acks=all held at {rate} records/s ({rate * size / 2**20:.1f} MB/s) for 5 s:")
+    print("| client | rec/s | avg ms | p50 | p95 | p99 | p99.9 |")
+    print("|---|---|---|---|---|---|---|")
+    for client, p in capped:
+        print(f"| {client} | {p['rec_s']:,.0f} | {p['avg']:.2f} | {p['p50']:.2f} | {p['p95']:.2f} | "
+              f"{p['p99']:.2f} | {p['p999']:.2f} |")
 
 
 if __name__ == "__main__":
