@@ -71,6 +71,10 @@ pub struct Cluster {
     pub controller: Option<NodeId>,
     /// The cluster id, if known.
     pub cluster_id: Option<String>,
+    /// Derived once per update for the producer's per-record and per-drain lookups: the
+    /// partitions each node leads, and each topic's partitions that have a leader.
+    led_by: HashMap<NodeId, Vec<TopicPartition>>,
+    available: HashMap<Arc<str>, Vec<i32>>,
 }
 
 impl Cluster {
@@ -128,33 +132,32 @@ impl Cluster {
     }
 
     /// The partitions of `topic` that have a leader.
-    pub fn available_partitions(&self, topic: &str) -> Vec<i32> {
-        self.topics
-            .get(topic)
-            .map(|t| {
-                t.partitions
-                    .iter()
-                    .filter(|p| p.leader.is_some())
-                    .map(|p| p.partition)
-                    .collect()
-            })
-            .unwrap_or_default()
+    pub fn available_partitions(&self, topic: &str) -> &[i32] {
+        self.available.get(topic).map_or(&[], Vec::as_slice)
     }
 
     /// Every partition led by `node`.
-    pub fn partitions_for_node(&self, node: NodeId) -> Vec<TopicPartition> {
-        let mut out = Vec::new();
+    pub fn partitions_for_node(&self, node: NodeId) -> &[TopicPartition] {
+        self.led_by.get(&node).map_or(&[], Vec::as_slice)
+    }
+
+    /// Fills the derived lookups from `topics`.
+    fn index(&mut self) {
+        self.led_by.clear();
+        self.available.clear();
         for (name, topic) in &self.topics {
+            let mut available = Vec::new();
             for p in &topic.partitions {
-                if p.leader == Some(node) {
-                    out.push(TopicPartition {
+                if let Some(leader) = p.leader {
+                    available.push(p.partition);
+                    self.led_by.entry(leader).or_default().push(TopicPartition {
                         topic: Arc::clone(name),
                         partition: p.partition,
                     });
                 }
             }
+            self.available.insert(Arc::clone(name), available);
         }
-        out
     }
 
     /// The id of `topic`, if known.
@@ -347,6 +350,7 @@ impl Metadata {
             topics: HashMap::new(),
             controller: (response.controller_id >= 0).then_some(response.controller_id),
             cluster_id: response.cluster_id.clone(),
+            ..Cluster::default()
         };
         for b in &response.brokers {
             let Ok(port) = u16::try_from(b.port) else {
@@ -424,6 +428,7 @@ impl Metadata {
             cluster.nodes = Cluster::bootstrap(&self.bootstrap).nodes;
             retry_soon = true;
         }
+        cluster.index();
         self.cluster = cluster;
         self.last_refresh = Some(now);
         self.last_successful_refresh = Some(now);

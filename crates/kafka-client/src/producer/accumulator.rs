@@ -398,10 +398,10 @@ impl RecordAccumulator {
     /// its first drain and keeps it on retries, and nothing is drained until
     /// [`set_producer_id_and_epoch`](Self::set_producer_id_and_epoch) was called. Nodes
     /// with nothing to send are absent from the map.
-    pub fn drain(
+    pub fn drain<'c>(
         &self,
         nodes: &HashSet<NodeId>,
-        partitions_of: &dyn Fn(NodeId) -> Vec<TopicPartition>,
+        partitions_of: &dyn Fn(NodeId) -> &'c [TopicPartition],
         max_request_size: usize,
         now: Instant,
     ) -> HashMap<NodeId, Vec<ProducerBatch>> {
@@ -427,10 +427,10 @@ impl RecordAccumulator {
         out
     }
 
-    fn drain_node(
+    fn drain_node<'c>(
         &self,
         node: NodeId,
-        partitions_of: &dyn Fn(NodeId) -> Vec<TopicPartition>,
+        partitions_of: &dyn Fn(NodeId) -> &'c [TopicPartition],
         max_request_size: usize,
         producer: Option<(i64, i16)>,
         now: Instant,
@@ -824,8 +824,10 @@ mod tests {
         Some(NODE)
     }
 
-    fn parts(n: i32) -> impl Fn(NodeId) -> Vec<TopicPartition> {
-        move |_| (0..n).map(tp).collect()
+    /// Partitions 0..n, all led by the one node (leaked: a few per test).
+    fn parts(n: i32) -> impl Fn(NodeId) -> &'static [TopicPartition] {
+        let all: &'static [TopicPartition] = Vec::leak((0..n).map(tp).collect());
+        move |_| all
     }
 
     fn nodes() -> HashSet<NodeId> {

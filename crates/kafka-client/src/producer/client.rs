@@ -184,14 +184,13 @@ impl Producer {
         let topic = record.topic.clone();
         let (cluster, count) = self.wait_on_metadata(&topic, record.partition, deadline)?;
         let key = record.key.as_deref();
-        let available = if record.partition.is_none() {
-            cluster.available_partitions(&topic)
-        } else {
-            Vec::new()
-        };
-        let partition =
-            self.partitioner
-                .partition(&topic, record.partition, key, count, &available)?;
+        let partition = self.partitioner.partition(
+            &topic,
+            record.partition,
+            key,
+            count,
+            cluster.available_partitions(&topic),
+        )?;
         let tp = TopicPartition {
             topic: cluster
                 .topic_arc(&topic)

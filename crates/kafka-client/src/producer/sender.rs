@@ -406,7 +406,7 @@ impl Sender {
         if nodes.is_empty() {
             return next;
         }
-        let cluster = self.client.metadata().cluster().clone();
+        let cluster = self.client.metadata().cluster();
         let partitions_of = |node: NodeId| cluster.partitions_for_node(node);
         let drained =
             self.accumulator
