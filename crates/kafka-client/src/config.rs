@@ -14,6 +14,7 @@ use kafka_network::auth::{SaslClientConfig, SaslMechanism};
 use kafka_network::transport::{SslClientConfig, SslClientConfigBuilder};
 use kafka_protocol::records::Compression;
 
+use crate::consumer::{IsolationLevel, OffsetResetStrategy};
 use crate::error::{Error, Result};
 
 /// Which clients a key applies to.
@@ -592,17 +593,6 @@ impl ProducerConfig {
     }
 }
 
-/// `auto.offset.reset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AutoOffsetReset {
-    /// The log start.
-    Earliest,
-    /// The log end.
-    Latest,
-    /// Fail instead.
-    None,
-}
-
 /// The consumer's keys.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -619,7 +609,7 @@ pub struct ConsumerConfig {
     /// `max.poll.interval.ms`.
     pub max_poll_interval: Duration,
     /// `auto.offset.reset`.
-    pub auto_offset_reset: AutoOffsetReset,
+    pub auto_offset_reset: OffsetResetStrategy,
     /// `enable.auto.commit`.
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms`.
@@ -636,8 +626,8 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     /// `partition.assignment.strategy`, by preference.
     pub assignment_strategies: Vec<String>,
-    /// `isolation.level`: true for read_committed.
-    pub read_committed: bool,
+    /// `isolation.level`.
+    pub isolation_level: IsolationLevel,
     /// `check.crcs`.
     pub check_crcs: bool,
     /// `default.api.timeout.ms`.
@@ -661,17 +651,11 @@ impl ConsumerConfig {
                 )));
             }
         }
-        let auto_offset_reset = match props.value("auto.offset.reset").unwrap_or("latest").trim() {
-            "earliest" => AutoOffsetReset::Earliest,
-            "latest" => AutoOffsetReset::Latest,
-            "none" => AutoOffsetReset::None,
-            other => return Err(Error::Config(format!("unknown auto.offset.reset {other}"))),
-        };
-        let read_committed = match props.value("isolation.level").unwrap_or("read_uncommitted") {
-            "read_uncommitted" => false,
-            "read_committed" => true,
-            other => return Err(Error::Config(format!("unknown isolation.level {other}"))),
-        };
+        let auto_offset_reset =
+            OffsetResetStrategy::from_config(props.value("auto.offset.reset").unwrap_or("latest"))?;
+        let isolation_level = IsolationLevel::from_config(
+            props.value("isolation.level").unwrap_or("read_uncommitted"),
+        )?;
         let assignment_strategies: Vec<String> = props
             .value("partition.assignment.strategy")
             .unwrap_or("range")
@@ -712,7 +696,7 @@ impl ConsumerConfig {
             max_partition_fetch_bytes: i32_key(props, "max.partition.fetch.bytes")?,
             max_poll_records: props.size("max.poll.records")?.max(1),
             assignment_strategies,
-            read_committed,
+            isolation_level,
             check_crcs: props.bool("check.crcs")?,
             default_api_timeout: props.ms("default.api.timeout.ms")?,
             common,
@@ -758,7 +742,7 @@ mod tests {
         assert_eq!(p.common.bootstrap_servers.len(), 2);
         assert_eq!(p.common.bootstrap_servers[1].port, 9093);
         let c = ConsumerConfig::from_properties(&props).unwrap();
-        assert_eq!(c.auto_offset_reset, AutoOffsetReset::Latest);
+        assert_eq!(c.auto_offset_reset, OffsetResetStrategy::Latest);
         assert_eq!(c.assignment_strategies, ["range", "cooperative-sticky"]);
     }
 

@@ -17,13 +17,13 @@ use kafka_protocol::messages::offset_fetch_request::{
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::{ApiKey, ErrorCode};
 
-use crate::config::{AutoOffsetReset, ConsumerConfig, Properties};
+use crate::config::{ConsumerConfig, Properties};
 use crate::consumer::assignor::assignors_from_config;
 use crate::consumer::coordinator::{
     ConsumerCoordinator, ConsumerRebalanceListener, CoordinatorEvents, TAG_COORDINATOR,
 };
 use crate::consumer::fetch_session::FetchParams;
-use crate::consumer::fetcher::{isolation, ConsumerRecord, Fetcher, TAG_FETCH, TAG_LIST_OFFSETS};
+use crate::consumer::fetcher::{ConsumerRecord, Fetcher, TAG_FETCH, TAG_LIST_OFFSETS};
 use crate::consumer::subscription::{FetchPosition, OffsetResetStrategy, SubscriptionState};
 use crate::error::{Error, Result};
 use crate::metadata::PartitionInfo;
@@ -73,16 +73,12 @@ impl ConsumerInner {
             Some(group) => Some(ConsumerCoordinator::new(&config, group.clone(), assignors)?),
             None => None,
         };
-        let reset = match config.auto_offset_reset {
-            AutoOffsetReset::Earliest => OffsetResetStrategy::Earliest,
-            AutoOffsetReset::Latest => OffsetResetStrategy::Latest,
-            AutoOffsetReset::None => OffsetResetStrategy::None,
-        };
+        let reset = config.auto_offset_reset;
         let params = FetchParams {
             max_wait_ms: i32::try_from(config.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
             min_bytes: config.fetch_min_bytes,
             max_bytes: config.fetch_max_bytes,
-            isolation_level: isolation(config.read_committed),
+            isolation_level: config.isolation_level,
             rack_id: config.common.client_rack.clone(),
         };
         let fetcher = Fetcher::new(

@@ -22,7 +22,7 @@ use kafka_protocol::records::{RecordBatch, RecordBatches, TimestampType};
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use crate::consumer::fetch_session::{
-    FetchParams, FetchRequestData, FetchSessionHandler, IsolationLevel, PartitionData,
+    FetchParams, FetchRequestData, FetchSessionHandler, PartitionData,
 };
 use crate::consumer::subscription::{FetchPosition, OffsetResetStrategy, SubscriptionState};
 use crate::error::{Error, Result};
@@ -677,15 +677,6 @@ fn corrupt(tp: &TopicPartition, offset: i64, why: &str) -> Error {
             "record batch of {tp} at offset {offset} is corrupt: {why}"
         )),
     )
-}
-
-/// The isolation level from `isolation.level`.
-pub(crate) fn isolation(read_committed: bool) -> IsolationLevel {
-    if read_committed {
-        IsolationLevel::ReadCommitted
-    } else {
-        IsolationLevel::ReadUncommitted
-    }
 }
 
 #[cfg(test)]
