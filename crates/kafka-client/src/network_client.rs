@@ -617,16 +617,26 @@ impl NetworkClient {
     /// Does all the I/O possible within `timeout` and returns the answers it completed (and
     /// failures: disconnections, timeouts).
     pub fn poll(&mut self, timeout: Duration) -> Vec<ClientResponse> {
-        let now = Instant::now();
-        if !self.responses.is_empty() {
-            // Answers already known (acks=0 sends, local failures): do not wait.
-            let _ = self.selector.poll(Some(Duration::ZERO));
+        // Answers already known (acks=0 sends, local failures, answers kept by `wait_io`):
+        // hand them over without waiting.
+        let wait = if self.responses.is_empty() {
+            timeout
         } else {
-            self.maybe_update_metadata(now);
-            let wait = timeout.min(self.next_deadline(now));
-            if let Err(e) = self.selector.poll(Some(wait)) {
-                tracing::warn!(error = %e, "selector poll failed");
-            }
+            Duration::ZERO
+        };
+        self.wait_io(wait);
+        std::mem::take(&mut self.responses)
+    }
+
+    /// Does the I/O possible within `timeout` and keeps the answers for a later
+    /// [`poll`](Self::poll) or [`take_response`](Self::take_response): how a caller waiting for
+    /// one answer (or a connection) waits without taking the answers others wait for.
+    pub fn wait_io(&mut self, timeout: Duration) {
+        let now = Instant::now();
+        self.maybe_update_metadata(now);
+        let wait = timeout.min(self.next_deadline(now));
+        if let Err(e) = self.selector.poll(Some(wait)) {
+            tracing::warn!(error = %e, "selector poll failed");
         }
         let now = Instant::now();
         self.handle_completed_sends();
@@ -635,7 +645,15 @@ impl NetworkClient {
         self.handle_connections(now);
         self.handle_timeouts(now);
         self.maybe_update_metadata(now);
-        std::mem::take(&mut self.responses)
+    }
+
+    /// Removes and returns the first kept answer `matches` selects.
+    pub fn take_response(
+        &mut self,
+        matches: impl Fn(&ClientResponse) -> bool,
+    ) -> Option<ClientResponse> {
+        let i = self.responses.iter().position(matches)?;
+        Some(self.responses.remove(i))
     }
 
     fn handle_completed_sends(&mut self) {
@@ -971,20 +989,6 @@ impl NetworkClient {
 
     /// Polls until `node` is ready or `deadline` passes.
     pub fn await_ready(&mut self, node: NodeId, deadline: Instant) -> Result<()> {
-        // Answers already buffered would make every poll return at once; keep them aside.
-        let mut kept = std::mem::take(&mut self.responses);
-        let result = self.await_ready_inner(node, deadline, &mut kept);
-        kept.append(&mut self.responses);
-        self.responses = kept;
-        result
-    }
-
-    fn await_ready_inner(
-        &mut self,
-        node: NodeId,
-        deadline: Instant,
-        kept: &mut Vec<ClientResponse>,
-    ) -> Result<()> {
         loop {
             let now = Instant::now();
             if self.ready(node, now) {
@@ -1008,34 +1012,87 @@ impl NetworkClient {
                         .max(Duration::from_millis(5)),
                 )
                 .min(Duration::from_millis(100));
-            kept.extend(self.poll(wait));
+            self.wait_io(wait);
         }
     }
 
     /// Polls until metadata has been updated since `version` or `deadline` passes.
     pub fn await_metadata_update(&mut self, version: u64, deadline: Instant) -> Result<()> {
         self.metadata.request_update();
-        let mut kept = std::mem::take(&mut self.responses);
-        let result = loop {
+        loop {
             if self.metadata.version() > version {
-                break Ok(());
+                return Ok(());
             }
             let now = Instant::now();
             if now >= deadline {
-                break Err(Error::Timeout("metadata not updated in time".into()));
+                return Err(Error::Timeout("metadata not updated in time".into()));
             }
-            let wait = deadline
-                .saturating_duration_since(now)
-                .min(Duration::from_millis(100));
-            kept.extend(self.poll(wait));
-        };
-        kept.append(&mut self.responses);
-        self.responses = kept;
-        result
+            self.wait_io(
+                deadline
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(100)),
+            );
+        }
     }
 
-    /// Sends a request built for the version `node` speaks (at most `max_version`) and waits
-    /// for its answer. Other answers that arrive meanwhile are returned by the next poll.
+    /// Sends a request built for the newest version `node` and this client share (at most
+    /// `max_version`); `node` must be ready. Returns the correlation id to wait for with
+    /// [`await_response`](Self::await_response).
+    pub fn send_versioned(
+        &mut self,
+        node: NodeId,
+        key: ApiKey,
+        max_version: Option<i16>,
+        build: impl FnOnce(i16) -> Result<RequestKind>,
+        now: Instant,
+    ) -> Result<i32> {
+        let range = self.api_versions(node, key).ok_or_else(|| {
+            Error::UnsupportedVersion(format!("node {node} does not support {key:?}"))
+        })?;
+        let version = max_version.map_or(range.max, |m| m.min(range.max));
+        if version < range.min {
+            return Err(Error::UnsupportedVersion(format!(
+                "{key:?} v{version} or older is needed; node {node} speaks v{}-v{}",
+                range.min, range.max
+            )));
+        }
+        let request = build(version)?;
+        self.send(node, &request, version, true, 0, now)
+    }
+
+    /// Waits for the answer to request `correlation` on `node`, keeping every other answer
+    /// for a later [`poll`](Self::poll).
+    pub fn await_response(
+        &mut self,
+        node: NodeId,
+        correlation: i32,
+        deadline: Instant,
+    ) -> Result<ResponseKind> {
+        loop {
+            if let Some(r) =
+                self.take_response(|r| r.node == node && r.correlation_id == correlation)
+            {
+                return match r.result {
+                    Ok(Some(body)) => Ok(body),
+                    Ok(None) => Err(Error::Other(format!(
+                        "{:?} to node {node}: no response body",
+                        r.api_key
+                    ))),
+                    Err(e) => Err(e),
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(format!(
+                    "no answer to request {correlation} from node {node}"
+                )));
+            }
+            self.wait_io(deadline.saturating_duration_since(now));
+        }
+    }
+
+    /// [`await_ready`](Self::await_ready), [`send_versioned`](Self::send_versioned) and
+    /// [`await_response`](Self::await_response) in one call.
     pub fn send_and_receive(
         &mut self,
         node: NodeId,
@@ -1045,40 +1102,8 @@ impl NetworkClient {
         deadline: Instant,
     ) -> Result<ResponseKind> {
         self.await_ready(node, deadline)?;
-        let version = self
-            .api_version(node, key)
-            .map(|v| max_version.map_or(v, |m| v.min(m)))
-            .ok_or_else(|| {
-                Error::UnsupportedVersion(format!("node {node} does not support {key:?}"))
-            })?;
-        let request = build(version)?;
-        let now = Instant::now();
-        let correlation = self.send(node, &request, version, true, 0, now)?;
-        let mut kept = std::mem::take(&mut self.responses);
-        let result = loop {
-            let now = Instant::now();
-            if now >= deadline {
-                break Err(Error::Timeout(format!("{key:?} to node {node}")));
-            }
-            let responses = self.poll(deadline.saturating_duration_since(now));
-            let mut found = None;
-            for r in responses {
-                if r.node == node && r.correlation_id == correlation && found.is_none() {
-                    found = Some(r);
-                } else {
-                    kept.push(r);
-                }
-            }
-            if let Some(r) = found {
-                break match r.result {
-                    Ok(Some(body)) => Ok(body),
-                    Ok(None) => Err(Error::Other("no response body".into())),
-                    Err(e) => Err(e),
-                };
-            }
-        };
-        self.responses.extend(kept);
-        result
+        let correlation = self.send_versioned(node, key, max_version, build, Instant::now())?;
+        self.await_response(node, correlation, deadline)
     }
 }
 

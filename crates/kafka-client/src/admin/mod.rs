@@ -75,15 +75,6 @@ pub use types::{
 /// Group coordinators in FindCoordinator (`key_type` 1 is transactional ids).
 const COORDINATOR_KEY_TYPE_GROUP: i8 = 0;
 
-/// A poll that comes back sooner than this without an answer is followed by a pause of this
-/// length: `NetworkClient::poll` does not block while a metadata update is due but no broker
-/// can take it (e.g. every broker is down), and a wait must not turn into a busy loop.
-const SPIN_GUARD: Duration = Duration::from_millis(1);
-
-/// The pause after such a poll while the call only waits (a backoff, a connection, metadata),
-/// where a few milliseconds of extra latency cost nothing.
-const IDLE_SPIN_GUARD: Duration = Duration::from_millis(5);
-
 /// Kafka's admin client, synchronous: every call blocks until it has its answer or its
 /// deadline passes. See the [module documentation](self) for routing and retries.
 #[derive(Debug)]
@@ -695,11 +686,9 @@ impl Call<'_> {
     /// waits for one request at a time, so anything else answers a request whose call gave
     /// up on it.
     fn poll_idle(&mut self, timeout: Duration) {
-        let start = Instant::now();
         for r in self.client.poll(timeout) {
             tracing::debug!(node = r.node, api = ?r.api_key, "dropping an answer no call waits for");
         }
-        spin_guard(start, timeout, IDLE_SPIN_GUARD);
     }
 
     /// Sends a request built for the newest version `node` and this client share (at most
@@ -712,46 +701,13 @@ impl Call<'_> {
         build: impl FnOnce(i16) -> Result<RequestKind>,
     ) -> Result<ResponseKind> {
         self.await_node(node)?;
-        let range = self.client.api_versions(node, key).ok_or_else(|| {
-            Error::UnsupportedVersion(format!("node {node} does not support {key:?}"))
-        })?;
-        let version = max_version.map_or(range.max, |m| m.min(range.max));
-        if version < range.min {
-            return Err(Error::UnsupportedVersion(format!(
-                "{key:?} v{version} or older is needed; node {node} speaks v{}-v{}",
-                range.min, range.max
-            )));
-        }
-        let request = build(version)?;
-        let correlation = self
-            .client
-            .send(node, &request, version, true, 0, Instant::now())?;
-        loop {
-            let now = Instant::now();
-            if now >= self.deadline {
-                return Err(Error::Timeout(format!(
-                    "no answer to {key:?} from node {node}"
-                )));
-            }
-            let mut found = None;
-            for r in self.client.poll(self.deadline - now) {
-                if found.is_none() && r.node == node && r.correlation_id == correlation {
-                    found = Some(r.result);
-                } else {
-                    tracing::debug!(node = r.node, api = ?r.api_key, "dropping an answer no call waits for");
-                }
-            }
-            match found {
-                Some(Ok(Some(body))) => return Ok(body),
-                Some(Ok(None)) => {
-                    return Err(Error::Other(format!(
-                        "{key:?} to node {node}: no response body"
-                    )))
-                }
-                Some(Err(e)) => return Err(e),
-                None => spin_guard(now, self.deadline - now, SPIN_GUARD),
-            }
-        }
+        let correlation =
+            self.client
+                .send_versioned(node, key, max_version, build, Instant::now())?;
+        let answer = self.client.await_response(node, correlation, self.deadline);
+        // One request at a time: anything else answers a request whose call gave up on it.
+        self.poll_idle(Duration::ZERO);
+        answer
     }
 
     /// Waits until a request can be sent to `node`. A failed connection attempt is an error
@@ -834,20 +790,10 @@ impl Call<'_> {
     }
 
     /// Asks for a metadata update and waits until metadata is newer than `version`.
-    /// (`NetworkClient::await_metadata_update` does the same but spins on the CPU while no
-    /// broker can be reached.)
     fn await_metadata(&mut self, version: u64, until: Instant) -> Result<()> {
-        self.client.metadata_mut().request_update();
-        loop {
-            if self.client.metadata().version() > version {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= until {
-                return Err(Error::Timeout("no metadata from any broker in time".into()));
-            }
-            self.poll_idle((until - now).min(Duration::from_millis(100)));
-        }
+        self.client
+            .await_metadata_update(version, until)
+            .map_err(|_| Error::Timeout("no metadata from any broker in time".into()))
     }
 
     /// Keeps the brokers and controller of a Metadata answer this call got.
@@ -1339,14 +1285,6 @@ impl Call<'_> {
             ResponseKind::ListOffsets(r) => Ok(convert::list_offsets_results(&r)),
             other => Err(convert::unexpected("ListOffsets", &other)),
         }
-    }
-}
-
-/// Pauses for `pause` after a poll that returned sooner (see [`SPIN_GUARD`]).
-fn spin_guard(start: Instant, timeout: Duration, pause: Duration) {
-    let elapsed = start.elapsed();
-    if elapsed < pause && timeout > elapsed {
-        std::thread::sleep(pause.min(timeout - elapsed));
     }
 }
 

@@ -44,8 +44,6 @@ pub(crate) struct ConsumerInner {
     async_commits: HashMap<u64, Option<CommitCallback>>,
     commit_results: HashMap<u64, Result<()>>,
     closed: bool,
-    /// Answers the heartbeat thread received for the caller's thread to handle.
-    pending: Vec<ClientResponse>,
     /// When the caller last called `poll` (for `max.poll.interval.ms`).
     last_poll: Instant,
 }
@@ -96,7 +94,6 @@ impl ConsumerInner {
             async_commits: HashMap::new(),
             commit_results: HashMap::new(),
             closed: false,
-            pending: Vec::new(),
             last_poll: Instant::now(),
             config,
         })
@@ -196,9 +193,6 @@ impl ConsumerInner {
         self.check_open()?;
         let deadline = deadline_after(Instant::now(), timeout);
         self.last_poll = Instant::now();
-        if !self.pending.is_empty() {
-            self.drive(Duration::ZERO)?;
-        }
         loop {
             let now = Instant::now();
             self.update_assignment_metadata(now);
@@ -236,13 +230,7 @@ impl ConsumerInner {
 
     /// One network poll and dispatch of what came back.
     fn drive(&mut self, wait: Duration) -> Result<()> {
-        let mut responses = std::mem::take(&mut self.pending);
-        let wait = if responses.is_empty() {
-            wait
-        } else {
-            Duration::ZERO
-        };
-        responses.extend(self.client.poll(wait));
+        let responses = self.client.poll(wait);
         let now = Instant::now();
         for response in responses {
             self.dispatch(response, now);
@@ -778,7 +766,8 @@ impl ConsumerInner {
     }
 
     /// One turn of the heartbeat thread, between the caller's polls: sends a due heartbeat,
-    /// handles heartbeat answers and keeps every other answer for the caller's thread; leaves
+    /// handles heartbeat answers and leaves every other answer in the network client for the
+    /// caller's next poll; leaves
     /// the group when the caller has not polled within `max.poll.interval.ms`, as Java's
     /// heartbeat thread does.
     pub(crate) fn heartbeat_turn(&mut self) {
@@ -802,14 +791,11 @@ impl ConsumerInner {
             return;
         }
         c.heartbeat_if_due(&mut self.client, now);
-        for response in self.client.poll(Duration::ZERO) {
-            if c.is_heartbeat(&response) {
-                let mut events = CoordinatorEvents::default();
-                // Heartbeat answers defer their listener calls to the caller's thread.
-                c.handle_response(&mut self.client, response, now, &mut events);
-            } else {
-                self.pending.push(response);
-            }
+        self.client.wait_io(Duration::ZERO);
+        while let Some(response) = self.client.take_response(|r| c.is_heartbeat(r)) {
+            let mut events = CoordinatorEvents::default();
+            // Heartbeat answers defer their listener calls to the caller's thread.
+            c.handle_response(&mut self.client, response, now, &mut events);
         }
     }
 
