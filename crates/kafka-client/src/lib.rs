@@ -53,6 +53,7 @@ pub mod consumer;
 mod error;
 pub mod metadata;
 mod network_client;
+mod offsets;
 pub mod producer;
 mod types;
 

@@ -532,47 +532,17 @@ pub(super) fn delete_groups_results(r: &DeleteGroupsResponse) -> HashMap<String,
         .collect()
 }
 
-/// The committed offsets of `group` in an OffsetFetch response: in `groups` from v8 on, at
-/// the top level before. Partitions without a committed offset (-1) or with an error are left
-/// out, as Java leaves them out of its listing.
+/// The committed offsets of `group` in an OffsetFetch response. Partitions without a
+/// committed offset (-1) or with an error are left out, as Java leaves them out of its listing.
 pub(super) fn committed_offsets(
     r: &OffsetFetchResponse,
     group: &str,
 ) -> Result<BTreeMap<TopicPartition, i64>> {
-    let what = format!("group '{group}'");
-    let mut out = BTreeMap::new();
-    let mut add = |topic: &str, partition: i32, offset: i64, code: i16| {
-        if offset >= 0 && !ErrorCode::from(code).is_error() {
-            out.insert(TopicPartition::new(topic, partition), offset);
-        }
-    };
-    if r.groups.is_empty() {
-        if let Some(e) = item_error(&what, r.error_code, None) {
-            return Err(e);
-        }
-        for t in &r.topics {
-            for p in &t.partitions {
-                add(&t.name, p.partition_index, p.committed_offset, p.error_code);
-            }
-        }
-    } else {
-        let g = r
-            .groups
-            .iter()
-            .find(|g| g.group_id == group)
-            .ok_or_else(|| {
-                Error::Other(format!("{what}: missing from the OffsetFetch response"))
-            })?;
-        if let Some(e) = item_error(&what, g.error_code, None) {
-            return Err(e);
-        }
-        for t in &g.topics {
-            for p in &t.partitions {
-                add(&t.name, p.partition_index, p.committed_offset, p.error_code);
-            }
-        }
-    }
-    Ok(out)
+    Ok(crate::offsets::committed_offsets(r, group)?
+        .into_iter()
+        .filter(|c| c.offset >= 0 && !c.error.is_error())
+        .map(|c| (c.tp, c.offset))
+        .collect())
 }
 
 /// The leader of `tp` in a Metadata response, or the (retriable unless the topic is

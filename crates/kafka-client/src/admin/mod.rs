@@ -57,7 +57,6 @@ use kafka_protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use kafka_protocol::messages::metadata_response::MetadataResponse;
-use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequest, OffsetFetchRequestGroup};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::{ApiKey, ErrorCode};
 
@@ -539,23 +538,9 @@ impl Admin {
                 |call, node, _| {
                     let resp = call.request(node, ApiKey::OffsetFetch, None, |version| {
                         // Null topics ("all of them") exist from v2 on; v8+ batches groups.
-                        let r = match version {
-                            ..=1 => {
-                                return Err(Error::UnsupportedVersion(format!(
-                                    "node {node} cannot fetch all offsets of a group \
-                                     (OffsetFetch v{version})"
-                                )))
-                            }
-                            2..=7 => OffsetFetchRequest::default()
-                                .with_group_id(group.to_string())
-                                .with_topics(None),
-                            _ => OffsetFetchRequest::default().with_groups(vec![
-                                OffsetFetchRequestGroup::default()
-                                    .with_group_id(group.to_string())
-                                    .with_topics(None),
-                            ]),
-                        };
-                        Ok(RequestKind::OffsetFetch(r))
+                        Ok(RequestKind::OffsetFetch(
+                            crate::offsets::offset_fetch_request(group, None, version)?,
+                        ))
                     })?;
                     match resp {
                         ResponseKind::OffsetFetch(r) => {

@@ -11,11 +11,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::offset_fetch_request::{
-    OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_protocol::{ApiKey, ErrorCode};
+use kafka_protocol::ApiKey;
 
 use crate::config::{ConsumerConfig, Properties};
 use crate::consumer::assignor::assignors_from_config;
@@ -28,6 +25,7 @@ use crate::consumer::subscription::{FetchPosition, OffsetResetStrategy, Subscrip
 use crate::error::{Error, Result};
 use crate::metadata::PartitionInfo;
 use crate::network_client::{ClientResponse, NetworkClient};
+use crate::offsets::{committed_offsets, offset_fetch_request};
 use crate::types::{deadline_after, TopicPartition};
 
 /// Called with the outcome of an asynchronous commit.
@@ -601,47 +599,16 @@ impl ConsumerInner {
             c.poll(&mut self.client, &[], subscribed, now);
             self.drive((deadline - now).min(Duration::from_millis(50)))?;
         };
-        let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-        for tp in partitions {
-            by_topic
-                .entry(tp.topic.to_string())
-                .or_default()
-                .push(tp.partition);
-        }
         let response = self.client.send_and_receive(
             node,
             ApiKey::OffsetFetch,
             None,
             |v| {
-                Ok(if v >= 8 {
-                    RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
-                        OffsetFetchRequestGroup::default().with_group_id(group).with_topics(Some(
-                            by_topic
-                                .iter()
-                                .map(|(t, p)| {
-                                    OffsetFetchRequestTopics::default()
-                                        .with_name(t.clone())
-                                        .with_partition_indexes(p.clone())
-                                })
-                                .collect(),
-                        )),
-                    ]))
-                } else {
-                    RequestKind::OffsetFetch(
-                        OffsetFetchRequest::default()
-                            .with_group_id(group)
-                            .with_topics(Some(
-                                by_topic
-                                    .iter()
-                                    .map(|(t, p)| {
-                                        OffsetFetchRequestTopic::default()
-                                            .with_name(t.clone())
-                                            .with_partition_indexes(p.clone())
-                                    })
-                                    .collect(),
-                            )),
-                    )
-                })
+                Ok(RequestKind::OffsetFetch(offset_fetch_request(
+                    &group,
+                    Some(partitions),
+                    v,
+                )?))
             },
             deadline,
         )?;
@@ -650,36 +617,12 @@ impl ConsumerInner {
         };
         let mut out: BTreeMap<TopicPartition, Option<i64>> =
             partitions.iter().map(|tp| (tp.clone(), None)).collect();
-        let mut record = |topic: &str, partition: i32, offset: i64, code: i16| -> Result<()> {
-            let code = ErrorCode::from(code);
-            if code.is_error() {
-                return Err(Error::kafka(code));
+        for c in committed_offsets(&r, &group)? {
+            if c.error.is_error() {
+                return Err(Error::kafka(c.error));
             }
-            let tp = TopicPartition::new(topic, partition);
-            if let Some(slot) = out.get_mut(&tp) {
-                *slot = (offset >= 0).then_some(offset);
-            }
-            Ok(())
-        };
-        if let Some(g) = r.groups.first() {
-            let code = ErrorCode::from(g.error_code);
-            if code.is_error() {
-                return Err(Error::kafka(code));
-            }
-            for t in &g.topics {
-                for p in &t.partitions {
-                    record(&t.name, p.partition_index, p.committed_offset, p.error_code)?;
-                }
-            }
-        } else {
-            let code = ErrorCode::from(r.error_code);
-            if code.is_error() {
-                return Err(Error::kafka(code));
-            }
-            for t in &r.topics {
-                for p in &t.partitions {
-                    record(&t.name, p.partition_index, p.committed_offset, p.error_code)?;
-                }
+            if let Some(slot) = out.get_mut(&c.tp) {
+                *slot = (c.offset >= 0).then_some(c.offset);
             }
         }
         Ok(out)

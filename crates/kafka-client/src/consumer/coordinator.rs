@@ -18,9 +18,6 @@ use kafka_protocol::messages::leave_group_request::{LeaveGroupRequest, MemberIde
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::messages::offset_fetch_request::{
-    OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
 use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponse;
 use kafka_protocol::messages::sync_group_request::{SyncGroupRequest, SyncGroupRequestAssignment};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -33,6 +30,7 @@ use crate::consumer::assignor::{
 };
 use crate::error::{Error, Result};
 use crate::network_client::{backoff, ClientResponse, NetworkClient};
+use crate::offsets::{committed_offsets, offset_fetch_request};
 use crate::types::{NodeId, TopicPartition};
 
 /// Tags of the coordinator's requests (high byte 1); commit tags carry a sequence number.
@@ -602,27 +600,7 @@ impl ConsumerCoordinator {
         partitions: &[TopicPartition],
         now: Instant,
     ) {
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for tp in partitions {
-            by_topic.entry(&tp.topic).or_default().push(tp.partition);
-        }
         let group = self.group_id.clone();
-        let topics_v0: Vec<OffsetFetchRequestTopic> = by_topic
-            .iter()
-            .map(|(t, p)| {
-                OffsetFetchRequestTopic::default()
-                    .with_name((*t).to_string())
-                    .with_partition_indexes(p.clone())
-            })
-            .collect();
-        let topics_v8: Vec<OffsetFetchRequestTopics> = by_topic
-            .iter()
-            .map(|(t, p)| {
-                OffsetFetchRequestTopics::default()
-                    .with_name((*t).to_string())
-                    .with_partition_indexes(p.clone())
-            })
-            .collect();
         if self
             .send(
                 client,
@@ -631,19 +609,10 @@ impl ConsumerCoordinator {
                 TAG_OFFSET_FETCH,
                 now,
                 |v| {
-                    if v >= 8 {
-                        RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
-                        OffsetFetchRequestGroup::default()
-                            .with_group_id(group)
-                            .with_topics(Some(topics_v8)),
-                    ]))
-                    } else {
-                        RequestKind::OffsetFetch(
-                            OffsetFetchRequest::default()
-                                .with_group_id(group)
-                                .with_topics(Some(topics_v0)),
-                        )
-                    }
+                    // With the partitions named, every version can carry the request.
+                    RequestKind::OffsetFetch(
+                        offset_fetch_request(&group, Some(partitions), v).unwrap_or_default(),
+                    )
                 },
             )
             .is_ok()
@@ -1044,45 +1013,24 @@ impl ConsumerCoordinator {
                 return;
             }
         };
-        let mut found: Vec<(TopicPartition, i64, ErrorCode)> = Vec::new();
-        let mut group_error = ErrorCode::from(r.error_code);
-        if let Some(g) = r.groups.first() {
-            group_error = ErrorCode::from(g.error_code);
-            for t in &g.topics {
-                for p in &t.partitions {
-                    found.push((
-                        TopicPartition::new(t.name.as_str(), p.partition_index),
-                        p.committed_offset,
-                        ErrorCode::from(p.error_code),
-                    ));
+        let found = match committed_offsets(&r, &self.group_id) {
+            Ok(found) => found,
+            Err(e) => {
+                if matches!(
+                    e.code(),
+                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
+                ) {
+                    self.coordinator_unknown(client, now);
                 }
+                return;
             }
-        } else {
-            for t in &r.topics {
-                for p in &t.partitions {
-                    found.push((
-                        TopicPartition::new(t.name.as_str(), p.partition_index),
-                        p.committed_offset,
-                        ErrorCode::from(p.error_code),
-                    ));
-                }
-            }
-        }
-        if group_error.is_error() {
-            if matches!(
-                group_error,
-                ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable
-            ) {
-                self.coordinator_unknown(client, now);
-            }
-            return;
-        }
+        };
         for tp in requested {
-            match found.iter().find(|(t, _, _)| *t == tp) {
-                Some((_, offset, code)) if !code.is_error() => {
+            match found.iter().find(|c| c.tp == tp) {
+                Some(c) if !c.error.is_error() => {
                     events
                         .committed
-                        .push((tp, (*offset >= 0).then_some(*offset)));
+                        .push((tp, (c.offset >= 0).then_some(c.offset)));
                 }
                 Some(_) => {}
                 None => events.committed.push((tp, None)),
