@@ -37,6 +37,7 @@ use kafka_protocol::{ApiKey, Decodable, ErrorCode, RequestHeader, ResponseHeader
 use crate::config::CommonConfig;
 use crate::error::{Error, Result};
 use crate::metadata::{Metadata, Node};
+use crate::producer::SplitMix;
 use crate::types::{deadline_after, NodeId};
 
 /// What the client says it is in ApiVersions v3+.
@@ -132,24 +133,27 @@ impl NodeConnection {
     }
 }
 
-/// Exponential backoff with ±20% jitter, as Kafka's `ExponentialBackoff`.
-pub(crate) fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
-    if base.is_zero() {
-        return Duration::ZERO;
+/// Kafka's `ExponentialBackoff(initial, 2, max, 0.2)` after `attempts` failures: the one
+/// backoff of the client (reconnects, retried batches, InitProducerId, FindCoordinator,
+/// JoinGroup, admin retries). The exponent stops where the term reaches `max`, so the ±20%
+/// jitter still spreads capped backoffs below it.
+pub(crate) fn backoff(initial: Duration, max: Duration, attempts: u32) -> Duration {
+    const JITTER: f64 = 0.2;
+    if max <= initial {
+        return initial;
     }
-    let exp = base.saturating_mul(1u32 << attempts.min(20));
-    let capped = exp.min(max.max(base));
-    let jitter = 0.8 + 0.4 * random_unit();
-    capped.mul_f64(jitter)
+    let exp_max = (max.as_secs_f64() / initial.as_secs_f64().max(1e-3)).log2();
+    let exp = f64::from(attempts).min(exp_max.max(0.0));
+    let jitter = 1.0 - JITTER + 2.0 * JITTER * random_unit();
+    let term = initial.as_secs_f64() * 2f64.powf(exp) * jitter;
+    Duration::try_from_secs_f64(term).unwrap_or(max).min(max)
 }
 
-/// A uniform number in [0, 1) from the OS; jitter does not need more than this.
+/// A uniform number in [0, 1) from one process-wide generator seeded by the OS: jitter and
+/// node choice need spread, not secrecy, and not a system call each.
 pub(crate) fn random_unit() -> f64 {
-    let mut b = [0u8; 8];
-    if getrandom::getrandom(&mut b).is_err() {
-        return 0.5;
-    }
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+    static RNG: std::sync::OnceLock<SplitMix> = std::sync::OnceLock::new();
+    RNG.get_or_init(SplitMix::from_entropy).unit_f64()
 }
 
 /// Collects a request as send parts; large records fields stay in their own `Bytes`.

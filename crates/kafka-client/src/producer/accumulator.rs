@@ -23,18 +23,14 @@ use kafka_protocol::records::Compression;
 
 use super::batch::{estimate_size_upper_bound, increment_sequence, ProducerBatch};
 use super::buffer_pool::BufferPool;
-use super::partitioner::SplitMix;
 use super::record::{remaining, Callback, DeliveryFuture, ProduceRequestResult};
+use crate::network_client::backoff;
 use crate::{Error, NodeId, Result, TopicPartition};
 
 /// What [`RecordAccumulator::ready`] reports when no batch has a deadline: the Sender should
 /// then wait for a wake-up (an append, a response, a metadata update) rather than a timer.
 /// A day rather than `Duration::MAX`, so `now + delay` can never overflow.
 pub const MAX_READY_CHECK_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Jitter applied to retry backoffs (Kafka's `CommonClientConfigs.RETRY_BACKOFF_JITTER`):
-/// ±20 %, so producers that failed together do not retry in lockstep.
-const RETRY_BACKOFF_JITTER: f64 = 0.2;
 
 /// The producer settings the accumulator needs, with Kafka's names and defaults.
 #[derive(Debug, Clone)]
@@ -141,7 +137,6 @@ pub struct RecordAccumulator {
     /// Where the next drain starts, per node (Kafka's `nodesDrainIndex`).
     drain_index: Mutex<HashMap<NodeId, usize>>,
     producer_id_and_epoch: RwLock<Option<(i64, i16)>>,
-    rng: SplitMix,
 }
 
 impl RecordAccumulator {
@@ -156,7 +151,6 @@ impl RecordAccumulator {
             closed: AtomicBool::new(false),
             drain_index: Mutex::new(HashMap::new()),
             producer_id_and_epoch: RwLock::new(None),
-            rng: SplitMix::from_entropy(),
         }
     }
 
@@ -512,21 +506,14 @@ impl RecordAccumulator {
         self.deallocate(&batch);
     }
 
-    /// Kafka's `ExponentialBackoff(retry.backoff.ms, 2, retry.backoff.max.ms, 0.2)` for a
-    /// batch that failed `attempts` times before.
+    /// The backoff of a batch that failed `attempts` times before (`retry.backoff.ms` up to
+    /// `retry.backoff.max.ms`).
     fn retry_backoff(&self, attempts: u32) -> Duration {
-        let initial = self.config.retry_backoff;
-        let max = self.config.retry_backoff_max;
-        if max <= initial {
-            return initial;
-        }
-        // As Kafka: the exponent stops where the term reaches the cap, so jitter still
-        // spreads capped backoffs below the cap.
-        let exp_max = (max.as_secs_f64() / initial.as_secs_f64().max(1e-3)).log2();
-        let exp = f64::from(attempts).min(exp_max.max(0.0));
-        let jitter = 1.0 - RETRY_BACKOFF_JITTER + 2.0 * RETRY_BACKOFF_JITTER * self.rng.unit_f64();
-        let term = initial.as_secs_f64() * 2f64.powf(exp) * jitter;
-        Duration::try_from_secs_f64(term).unwrap_or(max).min(max)
+        backoff(
+            self.config.retry_backoff,
+            self.config.retry_backoff_max,
+            attempts,
+        )
     }
 
     /// Puts a batch back for a retry (Kafka's `reenqueue`): at the front of its partition,

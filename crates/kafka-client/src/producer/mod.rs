@@ -17,5 +17,6 @@ pub use batch::{
 };
 pub use buffer_pool::BufferPool;
 pub use client::Producer;
+pub(crate) use partitioner::SplitMix;
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, StickyPartitioner};
 pub use record::{Callback, DeliveryFuture, ProduceRequestResult, ProducerRecord, RecordMetadata};
