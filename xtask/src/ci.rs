@@ -104,15 +104,67 @@ pub fn install(root: &Path) -> Result<(), String> {
     step(root, "python clients", &python.display().to_string(), &args)
 }
 
-pub fn run(root: &Path, install_deps: bool) -> Result<(), String> {
-    if install_deps {
-        install(root)?;
+/// One step of `cargo xtask ci`, planned before anything runs so that what will run (and what
+/// will be skipped, and why) is known and testable up front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Install the test prerequisites.
+    Install,
+    /// Run a cargo command.
+    Cargo {
+        /// Step name.
+        name: &'static str,
+        /// Arguments to `cargo`.
+        args: Vec<&'static str>,
+        /// Extra environment.
+        env: Vec<(&'static str, &'static str)>,
+    },
+    /// Check the generated protocol code against the definitions in this folder.
+    Codegen(PathBuf),
+    /// Check the generated docs.
+    Docs,
+    /// Run the end-to-end tests.
+    E2e,
+    /// A step that cannot run here, with the reason.
+    Skipped {
+        /// Step name.
+        name: &'static str,
+        /// Why, in one line.
+        reason: String,
+    },
+}
+
+impl Step {
+    /// The step's name as printed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Install => "install",
+            Step::Cargo { name, .. } | Step::Skipped { name, .. } => name,
+            Step::Codegen(_) => "codegen",
+            Step::Docs => "docs",
+            Step::E2e => "e2e",
+        }
     }
-    step(root, "fmt", "cargo", &["fmt", "--all", "--", "--check"])?;
-    step(
-        root,
+}
+
+fn cargo(name: &'static str, args: &[&'static str]) -> Step {
+    Step::Cargo {
+        name,
+        args: args.to_vec(),
+        env: Vec::new(),
+    }
+}
+
+/// The steps of a CI run. `definitions` is where Kafka's message definitions were found
+/// (`Err` explains why they were not: the codegen check is then skipped, everything else runs).
+pub fn plan(install_deps: bool, definitions: Result<PathBuf, String>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if install_deps {
+        steps.push(Step::Install);
+    }
+    steps.push(cargo("fmt", &["fmt", "--all", "--", "--check"]));
+    steps.push(cargo(
         "clippy",
-        "cargo",
         &[
             "clippy",
             "--workspace",
@@ -121,25 +173,53 @@ pub fn run(root: &Path, install_deps: bool) -> Result<(), String> {
             "-D",
             "warnings",
         ],
-    )?;
-    crate::codegen::run(root, None, true)?;
-    #[cfg(feature = "docs")]
-    crate::docs::run(root, true)?;
-    step(
+    ));
+    steps.push(match definitions {
+        Ok(dir) => Step::Codegen(dir),
+        Err(reason) => Step::Skipped {
+            name: "codegen",
+            reason,
+        },
+    });
+    if cfg!(feature = "docs") {
+        steps.push(Step::Docs);
+    }
+    steps.push(cargo("test", &["test", "--workspace", "--all-targets"]));
+    steps.push(cargo("doctest", &["test", "--workspace", "--doc"]));
+    steps.push(Step::Cargo {
+        name: "doc",
+        args: vec!["doc", "--workspace", "--no-deps"],
+        env: vec![("RUSTDOCFLAGS", "-D warnings")],
+    });
+    steps.push(Step::E2e);
+    steps
+}
+
+/// Plans and runs CI: `definitions` is the folder given on the command line, if any.
+pub fn run(root: &Path, install_deps: bool, definitions: Option<PathBuf>) -> Result<(), String> {
+    let located = crate::codegen::locate(
         root,
-        "test",
-        "cargo",
-        &["test", "--workspace", "--all-targets"],
-    )?;
-    step(root, "doctest", "cargo", &["test", "--workspace", "--doc"])?;
-    step_env(
-        root,
-        "doc",
-        "cargo",
-        &["doc", "--workspace", "--no-deps"],
-        &[("RUSTDOCFLAGS", "-D warnings")],
-    )?;
-    e2e(root)
+        definitions,
+        std::env::var_os(crate::codegen::DEFINITIONS_ENV),
+    )
+    .map(|(dir, _)| dir);
+    for step in plan(install_deps, located) {
+        let name = step.name();
+        match step {
+            Step::Install => install(root)?,
+            Step::Cargo { name, args, env } => step_env(root, name, "cargo", &args, &env)?,
+            Step::Codegen(dir) => crate::codegen::run_with(root, &dir, true)?,
+            #[cfg(feature = "docs")]
+            Step::Docs => crate::docs::run(root, true)?,
+            #[cfg(not(feature = "docs"))]
+            Step::Docs => {}
+            Step::E2e => e2e(root)?,
+            Step::Skipped { reason, .. } => {
+                eprintln!("==> {name}: skipped: {}", reason.replace('\n', " "))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs the end-to-end tests against a freshly built broker and client tools.
@@ -167,4 +247,38 @@ pub fn e2e(root: &Path) -> Result<(), String> {
         ],
         &[("BROKER_BIN", &broker.display().to_string())],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plan, Step};
+
+    #[test]
+    fn without_definitions_only_the_codegen_check_is_skipped() {
+        let with = plan(true, Ok("defs".into()));
+        let without = plan(true, Err("not found".into()));
+        assert_eq!(with.len(), without.len());
+        let names = |steps: &[Step]| steps.iter().map(Step::name).collect::<Vec<_>>();
+        assert_eq!(names(&with), names(&without));
+        for (a, b) in with.iter().zip(&without) {
+            match (a, b) {
+                (Step::Codegen(dir), Step::Skipped { name, reason }) => {
+                    assert_eq!(dir.to_str(), Some("defs"));
+                    assert_eq!(*name, "codegen");
+                    assert_eq!(reason, "not found");
+                }
+                _ => assert_eq!(a, b, "only the codegen step differs"),
+            }
+        }
+        for expected in ["install", "fmt", "clippy", "test", "doctest", "doc", "e2e"] {
+            assert!(names(&without).contains(&expected), "{expected} is planned");
+        }
+        assert_eq!(
+            without
+                .iter()
+                .filter(|s| matches!(s, Step::Skipped { .. }))
+                .count(),
+            1
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! `cargo xtask`: this workspace's chores, one place for what CI and releases run.
 //!
-//! - `ci`: formatting check, clippy with warnings denied, the codegen check and every test.
+//! - `ci [--definitions DIR]`: formatting check, clippy with warnings denied, the codegen check
+//!   (skipped, with a line saying why, when Kafka's definitions are not found) and every test.
 //! - `codegen [--check] [INPUT]`: regenerate `kafka-protocol`'s messages from Kafka's JSON
-//!   definitions (default input `../shared/kafka-message-definitions`).
+//!   definitions (INPUT, else `$KAFKA_MESSAGE_DEFINITIONS`, else a default folder beside the
+//!   checkout; see `codegen::locate`).
 //! - `docs [--check]`: regenerate `docs/configuration.md` and `docs/metrics.md` from the code.
 //! - `release <version>`: bump the workspace version, check the changelog, build the tarball.
 //! - `dist`: build the tarball of the current version.
@@ -40,6 +42,11 @@ enum Cmd {
         /// Skip installing test prerequisites (packages, Python clients).
         #[arg(long)]
         no_install: bool,
+        /// Folder of Kafka's message definitions for the codegen check (else
+        /// `$KAFKA_MESSAGE_DEFINITIONS`, else the default folder; without any, the check is
+        /// skipped).
+        #[arg(long)]
+        definitions: Option<PathBuf>,
     },
     /// Install the end-to-end test clients and run the end-to-end tests only.
     E2e {
@@ -52,7 +59,8 @@ enum Cmd {
         /// Fail if the committed code differs from what would be generated.
         #[arg(long)]
         check: bool,
-        /// Folder of Kafka's message definitions.
+        /// Folder of Kafka's message definitions (else `$KAFKA_MESSAGE_DEFINITIONS`, else the
+        /// default folder).
         input: Option<PathBuf>,
     },
     /// Regenerate docs/configuration.md and docs/metrics.md from the code.
@@ -83,7 +91,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = workspace_root();
     let result = match cli.command {
-        Cmd::Ci { no_install } => ci::run(&root, !no_install),
+        Cmd::Ci {
+            no_install,
+            definitions,
+        } => ci::run(&root, !no_install, definitions),
         Cmd::Codegen { check, input } => codegen::run(&root, input, check),
         #[cfg(feature = "docs")]
         Cmd::Docs { check } => docs::run(&root, check),

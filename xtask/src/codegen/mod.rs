@@ -1,8 +1,12 @@
 //! `cargo xtask codegen`: Kafka's JSON message definitions to `kafka-protocol`'s `messages`.
 //!
-//! The definitions are input data read from a folder outside the project (by default
-//! `../shared/kafka-message-definitions`); only the generated Rust is committed. `--check`
-//! regenerates in memory and fails if any committed file differs, is missing or is extra.
+//! The definitions are Apache Kafka's own files ([`KAFKA_DEFINITIONS_DIR`] in the
+//! apache/kafka repository, at [`KAFKA_COMMIT`] for the committed code). They are input data,
+//! never committed here: [`locate`] finds them from a path argument, the
+//! `KAFKA_MESSAGE_DEFINITIONS` environment variable or a default folder beside the checkout.
+//! Each generated file's header names the commit and the SHA-256 of its input, so anyone can
+//! tell which definitions produced it. `--check` regenerates in memory and fails if any
+//! committed file differs, is missing or is extra.
 
 mod emit;
 mod model;
@@ -15,8 +19,8 @@ use std::process::{Command, Stdio};
 
 use model::{parse_spec, Spec};
 
-/// The APIs in scope (see shared/design.md "Protocol scope"): each contributes its request and
-/// response definitions.
+/// The APIs in scope (the protocol scope of `docs/protocol.md`): each contributes its request
+/// and response definitions.
 pub const APIS: &[&str] = &[
     "Produce",
     "Fetch",
@@ -63,8 +67,75 @@ pub const OTHERS: &[&str] = &[
     "ConsumerProtocolAssignment",
 ];
 
+/// Where Apache Kafka keeps the definitions, inside its repository.
+pub const KAFKA_DEFINITIONS_DIR: &str = "clients/src/main/resources/common/message";
+
+/// The apache/kafka commit the committed code was generated from (2024-10-25, the 4.0
+/// development line). Change it when regenerating from other definitions.
+pub const KAFKA_COMMIT: &str = "1eb7644";
+
+/// The environment variable naming the definitions folder.
+pub const DEFINITIONS_ENV: &str = "KAFKA_MESSAGE_DEFINITIONS";
+
+/// The folder tried when neither an argument nor [`DEFINITIONS_ENV`] names one: a
+/// `kafka-message-definitions` folder in `shared/` beside the checkout, where this project's
+/// development machines keep it.
 pub fn default_input(root: &Path) -> PathBuf {
-    root.join("../shared/kafka-message-definitions")
+    root.join("..")
+        .join("shared")
+        .join("kafka-message-definitions")
+}
+
+/// How the definitions folder was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Given on the command line.
+    Argument,
+    /// From [`DEFINITIONS_ENV`].
+    Environment,
+    /// [`default_input`].
+    Default,
+}
+
+/// The definitions folder to use: `argument`, else `env` (the value of [`DEFINITIONS_ENV`]),
+/// else the default folder; `Err` says what was looked for when none holds the definitions.
+pub fn locate(
+    root: &Path,
+    argument: Option<PathBuf>,
+    env: Option<std::ffi::OsString>,
+) -> Result<(PathBuf, Origin), String> {
+    let (path, origin) = match (argument, env.filter(|v| !v.is_empty())) {
+        (Some(p), _) => (p, Origin::Argument),
+        (None, Some(v)) => (PathBuf::from(v), Origin::Environment),
+        (None, None) => (default_input(root), Origin::Default),
+    };
+    // One file every generation needs tells a definitions folder from any other folder.
+    if path.join("ProduceRequest.json").is_file() {
+        return Ok((path, origin));
+    }
+    let tried = match origin {
+        Origin::Argument => format!("the folder given ({})", path.display()),
+        Origin::Environment => format!("${DEFINITIONS_ENV} ({})", path.display()),
+        Origin::Default => format!(
+            "no path argument, ${DEFINITIONS_ENV} unset, and the default folder ({}) absent",
+            path.display()
+        ),
+    };
+    Err(format!(
+        "Kafka's message definitions were not found: {tried}. They are the JSON files in \
+         `{KAFKA_DEFINITIONS_DIR}` of https://github.com/apache/kafka (the committed code was \
+         generated at commit {KAFKA_COMMIT}); check that commit out and pass the folder as an \
+         argument or set {DEFINITIONS_ENV}"
+    ))
+}
+
+/// Lowercase hex SHA-256 of `data`.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn output_dir(root: &Path) -> PathBuf {
@@ -108,6 +179,8 @@ pub fn generate(input: &Path) -> Result<BTreeMap<String, String>, String> {
     names.extend(OTHERS.iter().map(|s| s.to_string()));
 
     let mut specs: Vec<(Spec, String)> = Vec::new();
+    // Digests of every input, by file name, for the headers and the combined digest.
+    let mut digests: BTreeMap<String, String> = BTreeMap::new();
     for name in &names {
         let file = format!("{name}.json");
         let path = input.join(&file);
@@ -116,23 +189,44 @@ pub fn generate(input: &Path) -> Result<BTreeMap<String, String>, String> {
         if &spec.name != name {
             return Err(format!("{file} defines {} instead of {name}", spec.name));
         }
+        digests.insert(file.clone(), sha256_hex(text.as_bytes()));
         specs.push((spec, file));
     }
     specs.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
     let mut files = BTreeMap::new();
     for (spec, file) in &specs {
-        let src = emit::emit_message(spec, file).map_err(|e| format!("{file}: {e}"))?;
+        let digest = digests.get(file).map(String::as_str).unwrap_or_default();
+        let source = format!("{file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})");
+        let src = emit::emit_message(spec, &source).map_err(|e| format!("{file}: {e}"))?;
         files.insert(format!("{}.rs", emit::module_name(spec)), rustfmt(&src)?);
     }
-    files.insert("mod.rs".to_string(), rustfmt(&emit::emit_mod(&specs))?);
+    // The combined digest covers the file names and their digests, in name order.
+    let listing: String = digests
+        .iter()
+        .map(|(file, digest)| format!("{digest}  {file}\n"))
+        .collect();
+    let provenance = format!(
+        "{} message definitions (apache/kafka {KAFKA_COMMIT}, sha256 of their sha256sum listing {})",
+        digests.len(),
+        sha256_hex(listing.as_bytes())
+    );
+    files.insert(
+        "mod.rs".to_string(),
+        rustfmt(&emit::emit_mod(&specs, &provenance))?,
+    );
     Ok(files)
 }
 
 /// Writes the generated files, or with `check` compares them with what is committed.
 pub fn run(root: &Path, input: Option<PathBuf>, check: bool) -> Result<(), String> {
-    let input = input.unwrap_or_else(|| default_input(root));
-    let files = generate(&input)?;
+    let (input, _) = locate(root, input, std::env::var_os(DEFINITIONS_ENV))?;
+    run_with(root, &input, check)
+}
+
+/// [`run`] with a definitions folder already located.
+pub fn run_with(root: &Path, input: &Path, check: bool) -> Result<(), String> {
+    let files = generate(input)?;
     let out = output_dir(root);
     let existing: Vec<String> = match fs::read_dir(&out) {
         Ok(rd) => rd
@@ -182,6 +276,41 @@ pub fn run(root: &Path, input: Option<PathBuf>, check: bool) -> Result<(), Strin
 mod tests {
     use super::emit::snake;
     use super::model::Versions;
+    use super::{locate, Origin};
+    use std::path::{Path, PathBuf};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn definitions_are_located_by_argument_then_environment() {
+        let defs = temp_dir("defs");
+        std::fs::write(defs.join("ProduceRequest.json"), "{}").unwrap();
+        let root = temp_dir("root");
+        let arg = locate(&root, Some(defs.clone()), Some("/nowhere".into())).unwrap();
+        assert_eq!(arg, (defs.clone(), Origin::Argument));
+        let env = locate(&root, None, Some(defs.clone().into_os_string())).unwrap();
+        assert_eq!(env, (defs.clone(), Origin::Environment));
+        std::fs::remove_dir_all(&defs).unwrap();
+    }
+
+    #[test]
+    fn missing_definitions_say_where_kafka_keeps_them() {
+        let root = temp_dir("bare");
+        let err = locate(&root, None, None).unwrap_err();
+        assert!(
+            err.contains("clients/src/main/resources/common/message"),
+            "{err}"
+        );
+        assert!(err.contains(super::KAFKA_COMMIT), "{err}");
+        assert!(err.contains("KAFKA_MESSAGE_DEFINITIONS"), "{err}");
+        let err = locate(Path::new("/"), Some("/nowhere".into()), None).unwrap_err();
+        assert!(err.contains("/nowhere"), "{err}");
+    }
 
     #[test]
     fn snake_case_names() {
