@@ -43,7 +43,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
-use crate::auth::scram::ScramMechanism;
+use crate::auth::mechanism::ScramMechanism;
 use crate::error::{Error, Result};
 
 /// The length of salts this module generates.

@@ -1,9 +1,15 @@
-//! The SASL mechanisms this crate speaks, and the internal contract each mechanism's exchange
-//! meets on either side.
+//! The SASL mechanisms this crate speaks (with the hash of each SCRAM mechanism), and the
+//! internal contract each mechanism's exchange meets on either side.
+//!
+//! The lowest of the `auth` modules: credentials, PLAIN and SCRAM build on it, it on none of
+//! them.
 
 use std::fmt;
 
-use crate::auth::scram::ScramMechanism;
+use sasl::common::scram::{ScramProvider, Sha256};
+use sasl::common::Password;
+
+use crate::auth::scram_hash::Sha512;
 use crate::error::{Error, Result};
 
 /// A SASL mechanism, named as in `sasl.enabled.mechanisms` and `sasl.mechanism`.
@@ -74,6 +80,91 @@ impl SaslMechanism {
 impl fmt::Display for SaslMechanism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The hash of a SCRAM mechanism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScramMechanism {
+    /// `SCRAM-SHA-256`.
+    Sha256,
+    /// `SCRAM-SHA-512`.
+    Sha512,
+}
+
+impl ScramMechanism {
+    /// Both mechanisms.
+    pub const ALL: [ScramMechanism; 2] = [ScramMechanism::Sha256, ScramMechanism::Sha512];
+    /// The fewest PBKDF2 iterations Kafka accepts (`ScramMechanism.minIterations`).
+    pub const MIN_ITERATIONS: u32 = 4096;
+    /// The most PBKDF2 iterations Kafka accepts (`ScramMechanism.maxIterations`); a client
+    /// refuses more, so a hostile server cannot make it spin.
+    pub const MAX_ITERATIONS: u32 = 16384;
+    /// The iteration count credentials are created with by default (Kafka's default too).
+    pub const DEFAULT_ITERATIONS: u32 = 4096;
+
+    /// The SASL mechanism name (`SCRAM-SHA-256`, `SCRAM-SHA-512`).
+    pub const fn mechanism_name(self) -> &'static str {
+        self.sasl_mechanism().name()
+    }
+
+    /// The mechanism named `name`.
+    pub fn from_mechanism_name(name: &str) -> Option<Self> {
+        SaslMechanism::from_name(name).and_then(SaslMechanism::scram)
+    }
+
+    /// The SASL mechanism.
+    pub const fn sasl_mechanism(self) -> SaslMechanism {
+        match self {
+            ScramMechanism::Sha256 => SaslMechanism::ScramSha256,
+            ScramMechanism::Sha512 => SaslMechanism::ScramSha512,
+        }
+    }
+
+    /// The length of the hash, and so of `StoredKey`, `ServerKey` and proofs.
+    pub const fn key_len(self) -> usize {
+        match self {
+            ScramMechanism::Sha256 => 32,
+            ScramMechanism::Sha512 => 64,
+        }
+    }
+
+    /// `SaltedPassword := Hi(password, salt, iterations)` (PBKDF2 with this hash).
+    pub fn salted_password(self, password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>> {
+        let password = Password::Plain(password.to_owned());
+        match self {
+            ScramMechanism::Sha256 => Sha256::derive(&password, salt, iterations),
+            ScramMechanism::Sha512 => Sha512::derive(&password, salt, iterations),
+        }
+        .map_err(|e| {
+            Error::Config(format!(
+                "{}: key derivation failed: {e}",
+                self.mechanism_name()
+            ))
+        })
+    }
+
+    /// `HMAC(key, data)` with this hash.
+    pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            ScramMechanism::Sha256 => Sha256::hmac(data, key),
+            ScramMechanism::Sha512 => Sha512::hmac(data, key),
+        }
+        .map_err(|e| Error::Config(format!("{}: HMAC failed: {e}", self.mechanism_name())))
+    }
+
+    /// `H(data)` with this hash.
+    pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            ScramMechanism::Sha256 => Sha256::hash(data),
+            ScramMechanism::Sha512 => Sha512::hash(data),
+        }
+    }
+}
+
+impl fmt::Display for ScramMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.mechanism_name())
     }
 }
 

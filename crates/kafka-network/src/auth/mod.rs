@@ -28,17 +28,17 @@ pub mod plain;
 pub mod sasl_client;
 pub mod sasl_server;
 pub mod scram;
+mod scram_hash;
 
 pub use credentials::{
     credential_lines, CredentialStore, FileCredentialStore, InMemoryCredentialStore,
     ScramCredential,
 };
-pub use mechanism::SaslMechanism;
+pub use mechanism::{SaslMechanism, ScramMechanism};
 pub use sasl_client::{SaslClientAuthenticator, SaslClientConfig};
 pub use sasl_server::{
     default_api_versions_response, ApiVersionsSupplier, SaslServerAuthenticator, SaslServerConfig,
 };
-pub use scram::ScramMechanism;
 
 /// The result of handling one received frame.
 #[derive(Debug, Default)]

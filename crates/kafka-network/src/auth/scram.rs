@@ -1,7 +1,9 @@
 //! SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677) as Kafka speaks them.
 //!
-//! The hash plumbing is the `sasl` crate's: its [`ScramProvider`] trait, its SHA-256 provider,
-//! and [`Sha512`] here, which plugs SHA-512 into the same trait. The client side of the exchange
+//! The hash plumbing is the `sasl` crate's: its
+//! [`ScramProvider`](sasl::common::scram::ScramProvider) trait, its SHA-256 provider, and
+//! [`Sha512`] (defined beside [`ScramMechanism`], re-exported here), which plugs SHA-512 into
+//! the same trait. The client side of the exchange
 //! is the crate's `sasl::client::mechanisms::Scram`, wrapped with the checks Kafka's
 //! `ScramSaslClient` makes (server nonce extends the client's, iteration count within Kafka's
 //! bounds, `e=` server errors).
@@ -27,200 +29,18 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use hmac::digest::InvalidLength;
-use hmac::{Hmac, Mac};
-use sasl::common::scram::{generate_nonce, DeriveError, ScramProvider, Sha256};
+use sasl::common::scram::{generate_nonce, Sha256};
 use sasl::common::{ChannelBinding, Password};
-use sasl::secret::{Pbkdf2Secret, Secret};
-use sha2::Digest;
 use subtle::ConstantTimeEq;
 
 use crate::auth::credentials::{CredentialStore, ScramCredential};
-use crate::auth::mechanism::{
-    ClientMechanism, SaslMechanism, ServerMechanism, ServerRejection, ServerStep,
-};
+use crate::auth::mechanism::{ClientMechanism, ServerMechanism, ServerRejection, ServerStep};
 use crate::error::{Error, Result};
 
-/// SHA-512 for the `sasl` crate's SCRAM: what `SCRAM-SHA-512` needs beside the crate's own
-/// `Sha1` and `Sha256` providers.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sha512;
-
-impl ScramProvider for Sha512 {
-    type Secret = Pbkdf2Sha512;
-
-    fn name() -> &'static str {
-        "SHA-512"
-    }
-
-    fn hash(data: &[u8]) -> Vec<u8> {
-        sha2::Sha512::digest(data).to_vec()
-    }
-
-    fn hmac(data: &[u8], key: &[u8]) -> Result<Vec<u8>, InvalidLength> {
-        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(key)?;
-        mac.update(data);
-        Ok(mac.finalize().into_bytes().to_vec())
-    }
-
-    fn derive(password: &Password, salt: &[u8], iterations: u32) -> Result<Vec<u8>, DeriveError> {
-        match password {
-            Password::Plain(plain) => {
-                let mut salted = vec![0u8; 64];
-                pbkdf2::pbkdf2::<Hmac<sha2::Sha512>>(
-                    plain.as_bytes(),
-                    salt,
-                    iterations,
-                    &mut salted,
-                )
-                .map_err(|_| DeriveError::InvalidLength)?;
-                Ok(salted)
-            }
-            Password::Pbkdf2 {
-                method,
-                salt: own_salt,
-                iterations: own_iterations,
-                data,
-            } => {
-                if method != Self::name() {
-                    Err(DeriveError::IncompatibleHashingMethod(
-                        method.clone(),
-                        Self::name().to_string(),
-                    ))
-                } else if own_salt.as_slice() != salt {
-                    Err(DeriveError::IncorrectSalt)
-                } else if *own_iterations != iterations {
-                    Err(DeriveError::IncompatibleIterationCount(
-                        *own_iterations,
-                        iterations,
-                    ))
-                } else {
-                    Ok(data.clone())
-                }
-            }
-        }
-    }
-}
-
-/// A SCRAM-SHA-512 salted password, the secret type of [`Sha512`] in the `sasl` crate's
-/// provider traits (the counterpart of its `Pbkdf2Sha256`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Pbkdf2Sha512 {
-    /// The salt.
-    pub salt: Vec<u8>,
-    /// The PBKDF2 iteration count.
-    pub iterations: u32,
-    /// The salted password (password-equivalent: keep it secret).
-    pub digest: Vec<u8>,
-}
-
-impl fmt::Debug for Pbkdf2Sha512 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pbkdf2Sha512")
-            .field("salt_len", &self.salt.len())
-            .field("iterations", &self.iterations)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Secret for Pbkdf2Sha512 {}
-
-impl Pbkdf2Secret for Pbkdf2Sha512 {
-    fn salt(&self) -> &[u8] {
-        &self.salt
-    }
-    fn iterations(&self) -> u32 {
-        self.iterations
-    }
-    fn digest(&self) -> &[u8] {
-        &self.digest
-    }
-}
-
-/// The hash of a SCRAM mechanism.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ScramMechanism {
-    /// `SCRAM-SHA-256`.
-    Sha256,
-    /// `SCRAM-SHA-512`.
-    Sha512,
-}
-
-impl ScramMechanism {
-    /// Both mechanisms.
-    pub const ALL: [ScramMechanism; 2] = [ScramMechanism::Sha256, ScramMechanism::Sha512];
-    /// The fewest PBKDF2 iterations Kafka accepts (`ScramMechanism.minIterations`).
-    pub const MIN_ITERATIONS: u32 = 4096;
-    /// The most PBKDF2 iterations Kafka accepts (`ScramMechanism.maxIterations`); a client
-    /// refuses more, so a hostile server cannot make it spin.
-    pub const MAX_ITERATIONS: u32 = 16384;
-    /// The iteration count credentials are created with by default (Kafka's default too).
-    pub const DEFAULT_ITERATIONS: u32 = 4096;
-
-    /// The SASL mechanism name (`SCRAM-SHA-256`, `SCRAM-SHA-512`).
-    pub const fn mechanism_name(self) -> &'static str {
-        self.sasl_mechanism().name()
-    }
-
-    /// The mechanism named `name`.
-    pub fn from_mechanism_name(name: &str) -> Option<Self> {
-        SaslMechanism::from_name(name).and_then(SaslMechanism::scram)
-    }
-
-    /// The SASL mechanism.
-    pub const fn sasl_mechanism(self) -> SaslMechanism {
-        match self {
-            ScramMechanism::Sha256 => SaslMechanism::ScramSha256,
-            ScramMechanism::Sha512 => SaslMechanism::ScramSha512,
-        }
-    }
-
-    /// The length of the hash, and so of `StoredKey`, `ServerKey` and proofs.
-    pub const fn key_len(self) -> usize {
-        match self {
-            ScramMechanism::Sha256 => 32,
-            ScramMechanism::Sha512 => 64,
-        }
-    }
-
-    /// `SaltedPassword := Hi(password, salt, iterations)` (PBKDF2 with this hash).
-    pub fn salted_password(self, password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>> {
-        let password = Password::Plain(password.to_owned());
-        match self {
-            ScramMechanism::Sha256 => Sha256::derive(&password, salt, iterations),
-            ScramMechanism::Sha512 => Sha512::derive(&password, salt, iterations),
-        }
-        .map_err(|e| {
-            Error::Config(format!(
-                "{}: key derivation failed: {e}",
-                self.mechanism_name()
-            ))
-        })
-    }
-
-    /// `HMAC(key, data)` with this hash.
-    pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        match self {
-            ScramMechanism::Sha256 => Sha256::hmac(data, key),
-            ScramMechanism::Sha512 => Sha512::hmac(data, key),
-        }
-        .map_err(|e| Error::Config(format!("{}: HMAC failed: {e}", self.mechanism_name())))
-    }
-
-    /// `H(data)` with this hash.
-    pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            ScramMechanism::Sha256 => Sha256::hash(data),
-            ScramMechanism::Sha512 => Sha512::hash(data),
-        }
-    }
-}
-
-impl fmt::Display for ScramMechanism {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.mechanism_name())
-    }
-}
+// The hash types have their home below the exchange (credentials hash with them too); these
+// are their public paths.
+pub use crate::auth::mechanism::ScramMechanism;
+pub use crate::auth::scram_hash::{Pbkdf2Sha512, Sha512};
 
 /// Escapes a user name for a SCRAM message (`,` → `=2C`, `=` → `=3D`).
 pub fn encode_saslname(username: &str) -> String {
@@ -975,34 +795,6 @@ mod tests {
         "gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==";
     const SHA512_SERVER_SIGNATURE: &str =
         "ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==";
-
-    #[test]
-    fn sha512_provider_matches_known_pbkdf2_and_hmac_vectors() {
-        // PBKDF2-HMAC-SHA512, P="password", S="salt", c=1 (widely published vector).
-        let derived = Sha512::derive(&Password::Plain("password".into()), b"salt", 1).unwrap();
-        assert_eq!(hex(&derived), PBKDF2_SHA512_C1);
-        // RFC 4231 test case 2: HMAC-SHA-512(key "Jefe", "what do ya want for nothing?").
-        let mac = Sha512::hmac(b"what do ya want for nothing?", b"Jefe").unwrap();
-        assert_eq!(hex(&mac), RFC4231_CASE2_SHA512);
-        assert_eq!(Sha512::hash(b"").len(), 64);
-        // Pre-derived passwords are accepted only for the same method, salt and count.
-        let pre = Password::Pbkdf2 {
-            method: "SHA-512".into(),
-            salt: b"salt".to_vec(),
-            iterations: 1,
-            data: derived.clone(),
-        };
-        assert_eq!(Sha512::derive(&pre, b"salt", 1).unwrap(), derived);
-        assert!(Sha512::derive(&pre, b"pepper", 1).is_err());
-        assert!(Sha512::derive(&pre, b"salt", 2).is_err());
-    }
-
-    const PBKDF2_SHA512_C1: &str = "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252c02d470a285a0501bad999bfe943c08f050235d7d68b1da55e63f73b60a57fce";
-    const RFC4231_CASE2_SHA512: &str = "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737";
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     #[test]
     fn client_checks_the_server_first_message() {
