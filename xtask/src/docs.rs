@@ -117,6 +117,7 @@ const METRIC_SHAPES: &[Shape] = &[
         "counter",
         &["listener", "reason"],
     ),
+    shape("kafka_server_responder_dropped_total", "counter", &["request"]),
 ];
 
 const GENERATED: &str =

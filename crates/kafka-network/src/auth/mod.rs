@@ -35,9 +35,7 @@ pub use credentials::{
 };
 pub use mechanism::SaslMechanism;
 pub use sasl_client::{SaslClientAuthenticator, SaslClientConfig};
-pub use sasl_server::{
-    default_api_versions_response, ApiVersionsSupplier, SaslServerAuthenticator, SaslServerConfig,
-};
+pub use sasl_server::{ApiVersionsSupplier, SaslServerAuthenticator, SaslServerConfig};
 pub use scram::ScramMechanism;
 
 /// The result of handling one received frame.
