@@ -28,6 +28,10 @@ mod offset_for_leader_epoch;
 mod offsets;
 mod produce;
 mod producer_state;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod topics;
 
 use std::sync::{Arc, OnceLock};
@@ -259,7 +263,7 @@ impl RequestHandler for KafkaApis {
 }
 
 #[cfg(test)]
-mod tests {
+mod table_tests {
     use super::*;
 
     #[test]
