@@ -117,6 +117,11 @@ const METRIC_SHAPES: &[Shape] = &[
         "counter",
         &["listener", "reason"],
     ),
+    shape(
+        "kafka_server_responder_dropped_total",
+        "counter",
+        &["request"],
+    ),
 ];
 
 const GENERATED: &str =

@@ -111,6 +111,7 @@ impl Broker {
         let builders = security::channel_builders(&config, &socket_config.listeners)?;
         let server = SocketServer::start(
             socket_config,
+            apis::advertised_apis().clone(),
             Arc::new(KafkaApis::new(Arc::clone(&state))),
             builders,
         )?;

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kafka_network::auth::sasl_server::default_api_versions_response;
 use kafka_network::auth::{FileCredentialStore, SaslMechanism, SaslServerConfig};
 use kafka_network::transport::{SecurityProtocol, SslServerConfigBuilder};
 use kafka_network::{AuthMode, ChannelBuilder, SecureChannelBuilder, TlsMode};
 use kafka_server::{ChannelBuilderFactory, ListenerConfig};
 
+use crate::apis::advertised_apis;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 
@@ -60,10 +60,11 @@ pub(crate) fn channel_builders(
             let reauth = listener_value(config, &name, "connections.max.reauth.ms")
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
-            let sasl = SaslServerConfig::new(mechanisms, Arc::new(store))
-                .map_err(|e| Error::Config(format!("listener {name}: {e}")))?
-                .with_connections_max_reauth_ms(reauth)
-                .with_api_versions_response(default_api_versions_response());
+            let sasl =
+                SaslServerConfig::new(mechanisms, Arc::new(store), advertised_apis().clone())
+                    .map_err(|e| Error::Config(format!("listener {name}: {e}")))?
+                    .with_connections_max_reauth_ms(reauth)
+                    .with_api_versions_response(crate::apis::api_versions_response().clone());
             AuthMode::SaslServer(Arc::new(sasl))
         } else {
             AuthMode::None

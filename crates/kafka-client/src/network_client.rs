@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_network::{
-    AuthMode, DisconnectReason, NetworkSend, SecureChannelBuilder, Selector, SelectorConfig,
-    SendPart, TlsMode,
+    AuthMode, ConnectionId, DisconnectReason, NetworkSend, SecureChannelBuilder, Selector,
+    SelectorConfig, SendPart, TlsMode,
 };
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -211,6 +211,9 @@ pub struct NetworkClient {
     /// connection of their own (Java's `Integer.MAX_VALUE - id`), so a JoinGroup the broker
     /// holds for a rebalance does not hold up fetches queued behind it on one connection.
     extra_nodes: HashMap<NodeId, (String, u16)>,
+    /// The selector's connection of each node, and back.
+    node_channels: HashMap<NodeId, ConnectionId>,
+    channels: HashMap<ConnectionId, NodeId>,
     /// A metadata update is due but no node can take it before this (all connecting or
     /// backing off): polls wait instead of spinning, as Java's `DefaultMetadataUpdater`.
     metadata_blocked_until: Option<Instant>,
@@ -251,6 +254,8 @@ impl NetworkClient {
             responses: Vec::new(),
             closed: false,
             extra_nodes: HashMap::new(),
+            node_channels: HashMap::new(),
+            channels: HashMap::new(),
             metadata_blocked_until: None,
         })
     }
@@ -402,9 +407,14 @@ impl NetworkClient {
         };
         conn.address_index = conn.address_index.wrapping_add(1);
         // A channel left over from an earlier connection must not shadow the new one.
-        self.selector.close(&node.to_string());
-        match self.selector.connect(node.to_string(), addr, &host) {
-            Ok(()) => {
+        if let Some(old) = self.node_channels.remove(&node) {
+            self.channels.remove(&old);
+            self.selector.close(old);
+        }
+        match self.selector.connect(addr, &host) {
+            Ok(id) => {
+                self.channels.insert(id, node);
+                self.node_channels.insert(node, id);
                 tracing::debug!(node, %addr, "connecting");
                 conn.state = ConnState::Connecting;
                 conn.setup_deadline =
@@ -535,7 +545,12 @@ impl NetworkClient {
         )?;
         request.encode(&mut sink, version)?;
         let send = NetworkSend::frame(sink.finish())?;
-        self.selector.send(&node.to_string(), send)?;
+        let id = self
+            .node_channels
+            .get(&node)
+            .copied()
+            .ok_or_else(|| kafka_network::Error::UnknownConnection(node.to_string()))?;
+        self.selector.send(id, send)?;
         let conn = self
             .nodes
             .get_mut(&node)
@@ -594,7 +609,7 @@ impl NetworkClient {
 
     /// Closes the connection to `node`, failing its requests as disconnected.
     pub fn disconnect(&mut self, node: NodeId, now: Instant) {
-        self.selector.close(&node.to_string());
+        self.close_channel(node);
         self.handle_disconnect(node, "closed by the client".into(), false, now);
     }
 
@@ -661,9 +676,9 @@ impl NetworkClient {
     }
 
     fn handle_completed_sends(&mut self) {
-        let ids: Vec<String> = self.selector.completed_sends().collect();
+        let ids: Vec<ConnectionId> = self.selector.completed_sends().collect();
         for id in ids {
-            let Ok(node) = id.parse::<NodeId>() else {
+            let Some(node) = self.channels.get(&id).copied() else {
                 continue;
             };
             let Some(conn) = self.nodes.get_mut(&node) else {
@@ -688,9 +703,9 @@ impl NetworkClient {
     }
 
     fn handle_completed_receives(&mut self, now: Instant) {
-        let receives: Vec<(String, Bytes)> = self.selector.completed_receives().collect();
+        let receives: Vec<(ConnectionId, Bytes)> = self.selector.completed_receives().collect();
         for (id, mut frame) in receives {
-            let Ok(node) = id.parse::<NodeId>() else {
+            let Some(node) = self.channels.get(&id).copied() else {
                 continue;
             };
             let Some(req) = self
@@ -766,7 +781,7 @@ impl NetworkClient {
                 .iter()
                 .find(|k| k.api_key == ApiKey::ApiVersions.id())
                 .map_or(0, |k| k.max_version)
-                .min(ApiKey::ApiVersions.supported_versions().max);
+                .min(ApiKey::ApiVersions.valid_versions().max);
             self.send_api_versions(node, max, now);
             return;
         }
@@ -783,7 +798,7 @@ impl NetworkClient {
                 continue;
             };
             if let Some(common) = key
-                .supported_versions()
+                .valid_versions()
                 .intersect(&VersionRange::new(k.min_version, k.max_version))
             {
                 conn.versions.insert(k.api_key, common);
@@ -813,21 +828,24 @@ impl NetworkClient {
     }
 
     fn handle_connections(&mut self, now: Instant) {
-        let connected: Vec<String> = self.selector.connected().collect();
+        let connected: Vec<ConnectionId> = self.selector.connected().collect();
         for id in connected {
-            let Ok(node) = id.parse::<NodeId>() else {
+            let Some(node) = self.channels.get(&id).copied() else {
                 continue;
             };
-            self.send_api_versions(node, ApiKey::ApiVersions.supported_versions().max, now);
+            self.send_api_versions(node, ApiKey::ApiVersions.valid_versions().max, now);
         }
     }
 
     fn handle_disconnections(&mut self, now: Instant) {
-        let gone: Vec<(String, DisconnectReason)> = self.selector.disconnected().collect();
+        let gone: Vec<(ConnectionId, DisconnectReason)> = self.selector.disconnected().collect();
         for (id, reason) in gone {
-            let Ok(node) = id.parse::<NodeId>() else {
+            let Some(node) = self.channels.remove(&id) else {
                 continue;
             };
+            if self.node_channels.get(&node) == Some(&id) {
+                self.node_channels.remove(&node);
+            }
             let (text, auth) = match reason {
                 DisconnectReason::AuthenticationFailed(m) => (m, true),
                 DisconnectReason::ConnectFailed(m) => (format!("connect failed: {m}"), false),
@@ -880,10 +898,18 @@ impl NetworkClient {
         }
     }
 
+    /// Closes the selector's connection of `node`, if it has one.
+    fn close_channel(&mut self, node: NodeId) {
+        if let Some(id) = self.node_channels.remove(&node) {
+            self.channels.remove(&id);
+            self.selector.close(id);
+        }
+    }
+
     /// Closes a connection whose peer broke the protocol.
     fn close_broken(&mut self, node: NodeId, reason: String, now: Instant) {
         tracing::warn!(node, %reason, "closing connection");
-        self.selector.close(&node.to_string());
+        self.close_channel(node);
         self.handle_disconnect(node, reason, false, now);
     }
 
@@ -897,7 +923,7 @@ impl NetworkClient {
             }
         }
         for (node, setup) in expired_nodes {
-            self.selector.close(&node.to_string());
+            self.close_channel(node);
             let Some(conn) = self.nodes.get_mut(&node) else {
                 continue;
             };

@@ -31,7 +31,7 @@ fn negotiates_versions_and_times_out_unanswered_requests() {
     let deadline = Instant::now() + Duration::from_secs(10);
     client.await_ready(-1, deadline).unwrap();
     let produce = client.api_version(-1, ApiKey::Produce).unwrap();
-    assert_eq!(produce, ApiKey::Produce.supported_versions().max);
+    assert_eq!(produce, ApiKey::Produce.valid_versions().max);
     let request = RequestKind::Produce(
         ProduceRequest::default()
             .with_acks(1)

@@ -61,7 +61,7 @@ impl SecureChannelBuilder {
 impl ChannelBuilder for SecureChannelBuilder {
     fn build(
         &self,
-        _id: &str,
+        _id: crate::ConnectionId,
         stream: TcpStream,
         peer_host: &str,
     ) -> Result<(Box<dyn TransportLayer>, AuthenticatorFactory)> {

@@ -18,6 +18,7 @@ use crate::memory_pool::MemoryPool;
 use crate::mute::{ChannelMuteEvent, ChannelMuteState};
 use crate::principal::KafkaPrincipal;
 use crate::receive::{NetworkReceive, ReadStatus};
+use crate::selector::ConnectionId;
 use crate::send::NetworkSend;
 use crate::transport::{PlaintextTransportLayer, ReadAdapter, TransportLayer};
 
@@ -31,7 +32,7 @@ pub trait ChannelBuilder: Send + fmt::Debug {
     /// TLS server-name checks), or the peer's address on a server.
     fn build(
         &self,
-        id: &str,
+        id: ConnectionId,
         stream: TcpStream,
         peer_host: &str,
     ) -> Result<(Box<dyn TransportLayer>, AuthenticatorFactory)>;
@@ -44,7 +45,7 @@ pub struct PlaintextChannelBuilder;
 impl ChannelBuilder for PlaintextChannelBuilder {
     fn build(
         &self,
-        _id: &str,
+        _id: ConnectionId,
         stream: TcpStream,
         _peer_host: &str,
     ) -> Result<(Box<dyn TransportLayer>, AuthenticatorFactory)> {
@@ -85,7 +86,7 @@ pub(crate) struct ChannelProgress {
 
 /// One connection.
 pub struct KafkaChannel {
-    id: String,
+    id: ConnectionId,
     transport: Box<dyn TransportLayer>,
     authenticator: Option<Box<dyn Authenticator>>,
     authenticator_factory: Option<AuthenticatorFactory>,
@@ -117,7 +118,7 @@ impl fmt::Debug for KafkaChannel {
 
 impl KafkaChannel {
     pub(crate) fn new(
-        id: String,
+        id: ConnectionId,
         transport: Box<dyn TransportLayer>,
         factory: AuthenticatorFactory,
         max_receive_size: usize,
@@ -148,8 +149,8 @@ impl KafkaChannel {
     }
 
     /// The connection id.
-    pub fn id(&self) -> &str {
-        &self.id
+    pub fn id(&self) -> ConnectionId {
+        self.id
     }
 
     /// Where the channel is in its life.
@@ -202,7 +203,7 @@ impl KafkaChannel {
 
     pub(crate) fn set_send(&mut self, send: NetworkSend) -> Result<()> {
         if self.send.is_some() {
-            return Err(Error::SendInProgress(self.id.clone()));
+            return Err(Error::SendInProgress(self.id.to_string()));
         }
         self.send = Some(send);
         Ok(())

@@ -41,9 +41,6 @@ pub enum Error {
     /// The connection id is not known to the selector.
     #[error("unknown connection {0}")]
     UnknownConnection(String),
-    /// A connection id is already registered.
-    #[error("connection {0} already exists")]
-    DuplicateConnection(String),
     /// A send was queued while another is still in progress.
     #[error("a send is already in progress on connection {0}")]
     SendInProgress(String),

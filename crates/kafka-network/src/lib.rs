@@ -33,6 +33,7 @@
 //! # Ok::<(), kafka_network::Error>(())
 //! ```
 
+mod api_versions;
 pub mod auth;
 mod builders;
 mod channel;
@@ -45,6 +46,7 @@ mod selector;
 mod send;
 pub mod transport;
 
+pub use api_versions::AdvertisedApis;
 pub use builders::{AuthMode, SecureChannelBuilder, TlsMode};
 pub use channel::{
     AuthenticatorFactory, ChannelBuilder, ChannelState, KafkaChannel, PlaintextChannelBuilder,

@@ -11,7 +11,7 @@
 //! unmuted with data waiting, TLS data already decrypted, memory released to the pool) makes the
 //! next poll return at once instead of waiting for an event that will never come.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,8 +27,38 @@ use crate::memory_pool::MemoryPool;
 use crate::mute::ChannelMuteEvent;
 use crate::send::NetworkSend;
 
-/// A connection id: on a server `local-remote-index` as Kafka builds it, on a client the node.
-pub type ConnectionId = String;
+/// A connection of one [`Selector`]: its slot and the slot's generation, so an id outlives
+/// its connection harmlessly (a response for a closed connection cannot reach the next
+/// connection in the same slot). Copied, compared and hashed as two integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct ConnectionId {
+    index: u32,
+    generation: u32,
+}
+
+impl ConnectionId {
+    /// The slot of the connection in its selector.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+
+    /// How many connections used the slot before this one.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+}
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.index, self.generation)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    channel: Option<KafkaChannel>,
+}
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
 
@@ -64,9 +94,9 @@ pub struct Selector {
     waker: Arc<Waker>,
     config: SelectorConfig,
     builder: Box<dyn ChannelBuilder>,
-    slots: Vec<Option<KafkaChannel>>,
+    slots: Vec<Slot>,
     free: Vec<usize>,
-    ids: HashMap<ConnectionId, usize>,
+    open: usize,
     /// Channels that may progress without a new event.
     work: HashSet<usize>,
     completed_receives: Vec<(ConnectionId, Bytes)>,
@@ -94,7 +124,7 @@ impl Selector {
             builder,
             slots: Vec::new(),
             free: Vec::new(),
-            ids: HashMap::new(),
+            open: 0,
             work: HashSet::new(),
             completed_receives: Vec::new(),
             completed_sends: Vec::new(),
@@ -109,64 +139,83 @@ impl Selector {
         Arc::clone(&self.waker)
     }
 
-    /// Registers an accepted socket under `id` (server side).
-    pub fn register(&mut self, id: ConnectionId, stream: TcpStream) -> Result<()> {
+    /// Registers an accepted socket (server side); returns its id.
+    pub fn register(&mut self, stream: TcpStream) -> Result<ConnectionId> {
         let peer = stream
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
-        self.add(id, stream, &peer, false)
+        self.add(stream, &peer, false)
     }
 
-    /// Starts connecting to `addr` under `id` (client side); `host` is the name used for TLS
-    /// server verification. Completion is reported through [`Selector::connected`] or
-    /// [`Selector::disconnected`].
-    pub fn connect(&mut self, id: ConnectionId, addr: SocketAddr, host: &str) -> Result<()> {
+    /// Starts connecting to `addr` (client side); `host` is the name used for TLS server
+    /// verification. Completion is reported under the returned id through
+    /// [`Selector::connected`] or [`Selector::disconnected`].
+    pub fn connect(&mut self, addr: SocketAddr, host: &str) -> Result<ConnectionId> {
         let stream = TcpStream::connect(addr)?;
         let _ = stream.set_nodelay(true);
-        self.add(id, stream, host, true)
+        self.add(stream, host, true)
     }
 
     fn add(
         &mut self,
-        id: ConnectionId,
         stream: TcpStream,
         peer_host: &str,
         connecting: bool,
-    ) -> Result<()> {
-        if self.ids.contains_key(&id) {
-            return Err(Error::DuplicateConnection(id));
-        }
-        let (transport, factory) = self.builder.build(&id, stream, peer_host)?;
-        let now = Instant::now();
-        let mut channel = KafkaChannel::new(
-            id.clone(),
-            transport,
-            factory,
-            self.config.max_receive_size,
-            connecting,
-            now,
-        );
+    ) -> Result<ConnectionId> {
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        self.poll.registry().register(
-            channel.transport_mut().source(),
-            Token(slot),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
         if slot == self.slots.len() {
-            self.slots.push(Some(channel));
-        } else {
-            self.slots[slot] = Some(channel);
+            self.slots.push(Slot::default());
         }
-        self.ids.insert(id, slot);
+        let Some(entry) = self.slots.get_mut(slot) else {
+            return Err(Error::UnknownConnection(format!("slot {slot}")));
+        };
+        let Ok(index) = u32::try_from(slot) else {
+            self.free.push(slot);
+            return Err(Error::Config(
+                "too many connections for one selector".into(),
+            ));
+        };
+        let id = ConnectionId {
+            index,
+            generation: entry.generation,
+        };
+        let built = self
+            .builder
+            .build(id, stream, peer_host)
+            .and_then(|(transport, factory)| {
+                let mut channel = KafkaChannel::new(
+                    id,
+                    transport,
+                    factory,
+                    self.config.max_receive_size,
+                    connecting,
+                    Instant::now(),
+                );
+                self.poll.registry().register(
+                    channel.transport_mut().source(),
+                    Token(slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(channel)
+            });
+        let channel = match built {
+            Ok(c) => c,
+            Err(e) => {
+                self.free.push(slot);
+                return Err(e);
+            }
+        };
+        entry.channel = Some(channel);
+        self.open += 1;
         if !connecting {
             self.work.insert(slot);
         }
-        Ok(())
+        Ok(id)
     }
 
     /// Queues `send` on channel `id`; fails if a send is already in progress there.
-    pub fn send(&mut self, id: &str, send: NetworkSend) -> Result<()> {
+    pub fn send(&mut self, id: ConnectionId, send: NetworkSend) -> Result<()> {
         let slot = self.slot(id)?;
         let channel = self.channel_mut(slot)?;
         channel.set_send(send)?;
@@ -175,7 +224,7 @@ impl Selector {
     }
 
     /// Mutes channel `id`: no further receives until it is unmuted.
-    pub fn mute(&mut self, id: &str) -> Result<()> {
+    pub fn mute(&mut self, id: ConnectionId) -> Result<()> {
         let slot = self.slot(id)?;
         self.channel_mut(slot)?.mute();
         Ok(())
@@ -183,14 +232,14 @@ impl Selector {
 
     /// Applies a mute event (request received, response sent, throttle) to channel `id`.
     /// Returns false if the event does not fit the channel's state.
-    pub fn mute_event(&mut self, id: &str, event: ChannelMuteEvent) -> Result<bool> {
+    pub fn mute_event(&mut self, id: ConnectionId, event: ChannelMuteEvent) -> Result<bool> {
         let slot = self.slot(id)?;
         Ok(self.channel_mut(slot)?.handle_mute_event(event))
     }
 
     /// Unmutes channel `id` unless a pending response or throttle holds it; returns whether
     /// it is unmuted.
-    pub fn unmute(&mut self, id: &str) -> Result<bool> {
+    pub fn unmute(&mut self, id: ConnectionId) -> Result<bool> {
         let slot = self.slot(id)?;
         let unmuted = self.channel_mut(slot)?.maybe_unmute();
         if unmuted {
@@ -200,33 +249,35 @@ impl Selector {
     }
 
     /// Closes channel `id` now. As in Kafka, a local close is not reported as a disconnection.
-    pub fn close(&mut self, id: &str) {
+    pub fn close(&mut self, id: ConnectionId) {
         if let Ok(slot) = self.slot(id) {
             self.remove(slot);
         }
     }
 
     /// The channel `id`, if open.
-    pub fn channel(&self, id: &str) -> Option<&KafkaChannel> {
-        self.ids
-            .get(id)
-            .and_then(|&s| self.slots.get(s))
-            .and_then(Option::as_ref)
+    pub fn channel(&self, id: ConnectionId) -> Option<&KafkaChannel> {
+        self.slots
+            .get(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.channel.as_ref())
     }
 
     /// Whether channel `id` carries application data.
-    pub fn is_ready(&self, id: &str) -> bool {
+    pub fn is_ready(&self, id: ConnectionId) -> bool {
         self.channel(id).is_some_and(KafkaChannel::ready)
     }
 
     /// Number of open channels.
     pub fn num_channels(&self) -> usize {
-        self.ids.len()
+        self.open
     }
 
     /// Ids of all open channels.
-    pub fn channel_ids(&self) -> impl Iterator<Item = &ConnectionId> {
-        self.ids.keys()
+    pub fn channel_ids(&self) -> impl Iterator<Item = ConnectionId> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|s| s.channel.as_ref().map(KafkaChannel::id))
     }
 
     /// Receives completed by the last poll.
@@ -249,32 +300,32 @@ impl Selector {
         self.disconnected.drain(..)
     }
 
-    fn slot(&self, id: &str) -> Result<usize> {
-        self.ids
-            .get(id)
-            .copied()
+    fn slot(&self, id: ConnectionId) -> Result<usize> {
+        self.channel(id)
+            .map(|_| id.index as usize)
             .ok_or_else(|| Error::UnknownConnection(id.to_string()))
     }
 
     fn channel_mut(&mut self, slot: usize) -> Result<&mut KafkaChannel> {
         self.slots
             .get_mut(slot)
-            .and_then(Option::as_mut)
+            .and_then(|s| s.channel.as_mut())
             .ok_or_else(|| Error::UnknownConnection(format!("slot {slot}")))
     }
 
     fn remove(&mut self, slot: usize) -> Option<ConnectionId> {
-        let mut channel = self.slots.get_mut(slot)?.take()?;
+        let entry = self.slots.get_mut(slot)?;
+        let mut channel = entry.channel.take()?;
+        entry.generation = entry.generation.wrapping_add(1);
         let _ = self
             .poll
             .registry()
             .deregister(channel.transport_mut().source());
         channel.close();
         self.free.push(slot);
+        self.open = self.open.saturating_sub(1);
         self.work.remove(&slot);
-        let id = channel.id().to_string();
-        self.ids.remove(&id);
-        Some(id)
+        Some(channel.id())
     }
 
     fn disconnect(&mut self, slot: usize, reason: DisconnectReason) {
@@ -295,7 +346,7 @@ impl Selector {
         let memory_waiters = self
             .slots
             .iter()
-            .flatten()
+            .filter_map(|s| s.channel.as_ref())
             .any(KafkaChannel::awaiting_memory);
         let mut timeout = if self.work.is_empty() {
             timeout
@@ -330,7 +381,7 @@ impl Selector {
                 continue;
             }
             let slot = token.0;
-            let Some(Some(channel)) = self.slots.get_mut(slot) else {
+            let Some(channel) = self.slots.get_mut(slot).and_then(|s| s.channel.as_mut()) else {
                 continue;
             };
             if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -347,7 +398,11 @@ impl Selector {
                 self.slots
                     .iter()
                     .enumerate()
-                    .filter(|(_, c)| c.as_ref().is_some_and(KafkaChannel::awaiting_memory))
+                    .filter(|(_, s)| {
+                        s.channel
+                            .as_ref()
+                            .is_some_and(KafkaChannel::awaiting_memory)
+                    })
                     .map(|(i, _)| i),
             );
         }
@@ -363,7 +418,7 @@ impl Selector {
 
     fn process(&mut self, slot: usize, now: Instant) {
         let pool = self.config.memory_pool.clone();
-        let Some(Some(channel)) = self.slots.get_mut(slot) else {
+        let Some(channel) = self.slots.get_mut(slot).and_then(|s| s.channel.as_mut()) else {
             return;
         };
         if *channel.state() == crate::ChannelState::Connecting {
@@ -382,16 +437,16 @@ impl Selector {
         let was_ready = channel.ready();
         match channel.poll_io(&pool, now) {
             Ok(progress) => {
-                let id = channel.id().to_string();
+                let id = channel.id();
                 if progress.receive.is_some() || progress.send_completed || progress.became_ready {
                     channel.last_activity = now;
                 }
                 let more = channel.has_work();
                 if progress.became_ready && !was_ready {
-                    self.connected.push(id.clone());
+                    self.connected.push(id);
                 }
                 if let Some(frame) = progress.receive {
-                    self.completed_receives.push((id.clone(), frame));
+                    self.completed_receives.push((id, frame));
                 }
                 if progress.send_completed {
                     self.completed_sends.push(id);
@@ -430,7 +485,7 @@ impl Selector {
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .filter_map(|(i, s)| s.channel.as_ref().map(|c| (i, c)))
             .filter(|(_, c)| now.saturating_duration_since(c.last_activity) > idle)
             .map(|(i, _)| i)
             .collect();

@@ -16,9 +16,10 @@ use kafka_network::auth::{
 };
 use kafka_network::transport::{ClientAuth, SslClientConfig, SslServerConfig};
 use kafka_network::{
-    AuthMode, DisconnectReason, KafkaPrincipal, NetworkSend, SecureChannelBuilder, Selector,
-    SelectorConfig, TlsMode,
+    AdvertisedApis, AuthMode, ConnectionId, DisconnectReason, KafkaPrincipal, NetworkSend,
+    SecureChannelBuilder, Selector, SelectorConfig, TlsMode,
 };
+use kafka_protocol::ApiKey;
 use proptest::prelude::*;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
@@ -69,6 +70,8 @@ struct Setup {
     listener: TcpListener,
     server: Selector,
     client: Selector,
+    /// The selectors' ids of the test's named channels.
+    ids: std::collections::HashMap<&'static str, ConnectionId>,
 }
 
 fn setup(server: SecureChannelBuilder, client: SecureChannelBuilder) -> Setup {
@@ -78,6 +81,7 @@ fn setup(server: SecureChannelBuilder, client: SecureChannelBuilder) -> Setup {
         listener,
         server: Selector::with_builder(SelectorConfig::default(), Box::new(server)).unwrap(),
         client: Selector::with_builder(SelectorConfig::default(), Box::new(client)).unwrap(),
+        ids: std::collections::HashMap::new(),
     }
 }
 
@@ -86,15 +90,21 @@ impl Setup {
         self.listener.local_addr().unwrap()
     }
 
-    fn accept(&mut self, id: &str) {
+    fn id(&self, name: &str) -> ConnectionId {
+        self.ids[name]
+    }
+
+    fn accept(&mut self, name: &'static str) {
         let start = Instant::now();
         loop {
             match self.listener.accept() {
                 Ok((s, _)) => {
                     s.set_nonblocking(true).unwrap();
-                    self.server
-                        .register(id.into(), mio::net::TcpStream::from_std(s))
+                    let id = self
+                        .server
+                        .register(mio::net::TcpStream::from_std(s))
                         .unwrap();
+                    self.ids.insert(name, id);
                     return;
                 }
                 Err(_) if start.elapsed() < DEADLINE => {
@@ -114,17 +124,18 @@ impl Setup {
     /// client's disconnect reason.
     fn connect(&mut self) -> Result<(), DisconnectReason> {
         let addr = self.addr();
-        self.client.connect("c".into(), addr, "localhost").unwrap();
+        let c = self.client.connect(addr, "localhost").unwrap();
+        self.ids.insert("c", c);
         self.accept("s");
         let start = Instant::now();
         let mut client_ready = false;
         while start.elapsed() < DEADLINE {
             self.step();
-            client_ready |= self.client.connected().any(|id| id == "c");
+            client_ready |= self.client.connected().any(|id| id == c);
             if let Some((_, reason)) = self.client.disconnected().next() {
                 return Err(reason);
             }
-            if client_ready && self.server.is_ready("s") {
+            if client_ready && self.server.is_ready(self.id("s")) {
                 return Ok(());
             }
         }
@@ -134,7 +145,10 @@ impl Setup {
     /// One request from the client and its response from the server.
     fn exchange(&mut self, payload: Bytes) {
         self.client
-            .send("c", NetworkSend::from_payload(payload.clone()).unwrap())
+            .send(
+                self.id("c"),
+                NetworkSend::from_payload(payload.clone()).unwrap(),
+            )
             .unwrap();
         let start = Instant::now();
         let req = loop {
@@ -146,7 +160,7 @@ impl Setup {
         };
         assert_eq!(req, payload);
         self.server
-            .send("s", NetworkSend::from_payload(req).unwrap())
+            .send(self.id("s"), NetworkSend::from_payload(req).unwrap())
             .unwrap();
         let resp = loop {
             assert!(start.elapsed() < DEADLINE, "response lost");
@@ -166,6 +180,7 @@ fn sasl_server(mechanisms: &str) -> Arc<SaslServerConfig> {
         SaslServerConfig::new(
             SaslMechanism::parse_list(mechanisms).unwrap(),
             Arc::new(store),
+            AdvertisedApis::new(ApiKey::ALL.into_iter().map(|k| (k, k.valid_versions()))),
         )
         .unwrap(),
     )
@@ -203,7 +218,7 @@ fn plaintext() {
     s.connect().unwrap();
     s.exchange(big());
     assert_eq!(
-        s.server.channel("s").unwrap().principal(),
+        s.server.channel(s.id("s")).unwrap().principal(),
         Some(&KafkaPrincipal::anonymous())
     );
 }
@@ -221,7 +236,7 @@ fn ssl_with_a_client_certificate() {
     s.connect().unwrap();
     s.exchange(big());
     assert_eq!(
-        s.server.channel("s").unwrap().principal(),
+        s.server.channel(s.id("s")).unwrap().principal(),
         Some(&KafkaPrincipal::user("CN=app"))
     );
 }
@@ -270,7 +285,7 @@ fn sasl_plaintext_and_sasl_ssl_with_each_mechanism() {
                 .unwrap_or_else(|e| panic!("{mechanism:?} tls={tls}: {e:?}"));
             s.exchange(Bytes::from_static(b"after authentication"));
             assert_eq!(
-                s.server.channel("s").unwrap().principal(),
+                s.server.channel(s.id("s")).unwrap().principal(),
                 Some(&KafkaPrincipal::user("alice"))
             );
         }
@@ -297,11 +312,11 @@ fn a_wrong_password_fails_and_closes_only_that_channel() {
         "{err:?}"
     );
     let start = Instant::now();
-    while s.server.channel("s").is_some() && start.elapsed() < DEADLINE {
+    while s.server.channel(s.id("s")).is_some() && start.elapsed() < DEADLINE {
         s.step();
     }
     assert!(
-        s.server.channel("s").is_none(),
+        s.server.channel(s.id("s")).is_none(),
         "the server closes the failed channel"
     );
 }
@@ -336,7 +351,7 @@ fn random_peer(garbage: Vec<Vec<u8>>) {
         s.step();
     }
     s.exchange(Bytes::from_static(b"still served"));
-    assert!(s.server.channel("s").is_some());
+    assert!(s.server.channel(s.id("s")).is_some());
 }
 
 proptest! {

@@ -7,13 +7,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_network::auth::sasl_server::api_version_entry;
 use kafka_network::auth::{
-    default_api_versions_response, Authenticator, CredentialStore, InMemoryCredentialStore,
-    SaslClientAuthenticator, SaslClientConfig, SaslMechanism, SaslServerAuthenticator,
-    SaslServerConfig,
+    Authenticator, CredentialStore, InMemoryCredentialStore, SaslClientAuthenticator,
+    SaslClientConfig, SaslMechanism, SaslServerAuthenticator, SaslServerConfig,
 };
-use kafka_network::{Error, KafkaPrincipal};
+use kafka_network::{AdvertisedApis, Error, KafkaPrincipal};
 use kafka_protocol::messages::metadata_request::MetadataRequest;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, ProduceRequest};
 use kafka_protocol::{ApiKey, Decodable, Encodable, ErrorCode, RequestHeader, ResponseHeader};
@@ -34,8 +32,21 @@ fn store() -> Arc<dyn CredentialStore> {
         .clone()
 }
 
+/// What a broker hands down: here every API with its codec range.
+fn apis() -> AdvertisedApis {
+    AdvertisedApis::new(ApiKey::ALL.into_iter().map(|k| (k, k.valid_versions())))
+}
+
+fn api_version_entry(key: ApiKey) -> kafka_protocol::messages::api_versions_response::ApiVersion {
+    apis().entry(key).unwrap()
+}
+
+fn default_api_versions_response() -> ApiVersionsResponse {
+    ApiVersionsResponse::default().with_api_keys(apis().entries())
+}
+
 fn server_config(mechanisms: &[SaslMechanism]) -> SaslServerConfig {
-    SaslServerConfig::new(mechanisms.to_vec(), store()).unwrap()
+    SaslServerConfig::new(mechanisms.to_vec(), store(), apis()).unwrap()
 }
 
 fn all_mechanisms() -> SaslServerConfig {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_network::{
-    ChannelMuteEvent, DisconnectReason, MemoryPool, NetworkSend, Selector, SelectorConfig,
+    ChannelMuteEvent, ConnectionId, DisconnectReason, MemoryPool, NetworkSend, Selector,
+    SelectorConfig,
 };
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -36,18 +37,17 @@ impl Server {
     }
 
     /// Accepts one pending connection, returning its id.
-    fn accept(&mut self) -> String {
+    fn accept(&mut self) -> ConnectionId {
         let start = Instant::now();
         loop {
             match self.listener.accept() {
                 Ok((s, _)) => {
                     s.set_nonblocking(true).unwrap();
-                    let id = format!("conn-{}", self.next);
                     self.next += 1;
-                    self.selector
-                        .register(id.clone(), mio::net::TcpStream::from_std(s))
+                    return self
+                        .selector
+                        .register(mio::net::TcpStream::from_std(s))
                         .unwrap();
-                    return id;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     assert!(start.elapsed() < DEADLINE, "no connection to accept");
@@ -59,7 +59,7 @@ impl Server {
     }
 
     /// Polls until `n` receives arrived (returned) or the deadline passes.
-    fn receive(&mut self, n: usize) -> Vec<(String, Bytes)> {
+    fn receive(&mut self, n: usize) -> Vec<(ConnectionId, Bytes)> {
         let mut got = Vec::new();
         let start = Instant::now();
         while got.len() < n && start.elapsed() < DEADLINE {
@@ -69,7 +69,7 @@ impl Server {
         got
     }
 
-    fn wait_disconnect(&mut self) -> Vec<(String, DisconnectReason)> {
+    fn wait_disconnect(&mut self) -> Vec<(ConnectionId, DisconnectReason)> {
         let start = Instant::now();
         loop {
             self.selector.poll(Some(Duration::from_millis(20))).unwrap();
@@ -169,7 +169,7 @@ fn oversize_and_negative_sizes_close_only_that_channel() {
             .unwrap();
         closed.extend(server.selector.disconnected());
     }
-    closed.sort_by(|a, b| a.0.cmp(&b.0));
+    closed.sort_by_key(|c| c.0);
     assert_eq!(closed.len(), 2);
     assert_eq!(closed[0].0, big_id);
     assert!(
@@ -223,10 +223,10 @@ fn a_muted_channel_is_not_read_until_unmuted() {
     c.write_all(&frame(b"one")).unwrap();
     let got = server.receive(1);
     assert_eq!(&got[0].1[..], b"one");
-    server.selector.mute(&id).unwrap();
+    server.selector.mute(id).unwrap();
     assert!(server
         .selector
-        .mute_event(&id, ChannelMuteEvent::RequestReceived)
+        .mute_event(id, ChannelMuteEvent::RequestReceived)
         .unwrap());
     c.write_all(&frame(b"two")).unwrap();
     for _ in 0..10 {
@@ -241,14 +241,14 @@ fn a_muted_channel_is_not_read_until_unmuted() {
         );
     }
     assert!(
-        !server.selector.unmute(&id).unwrap(),
+        !server.selector.unmute(id).unwrap(),
         "response pending keeps it muted"
     );
     // Answer, then unmute: the waiting frame is read although no new data arrives.
     server
         .selector
         .send(
-            &id,
+            id,
             NetworkSend::from_payload(Bytes::from_static(b"answer")).unwrap(),
         )
         .unwrap();
@@ -264,9 +264,9 @@ fn a_muted_channel_is_not_read_until_unmuted() {
     }
     assert!(server
         .selector
-        .mute_event(&id, ChannelMuteEvent::ResponseSent)
+        .mute_event(id, ChannelMuteEvent::ResponseSent)
         .unwrap());
-    assert!(server.selector.unmute(&id).unwrap());
+    assert!(server.selector.unmute(id).unwrap());
     let got = server.receive(1);
     assert_eq!(&got[0].1[..], b"two");
     let mut answer = [0u8; 10];
@@ -313,23 +313,18 @@ fn a_full_memory_pool_holds_receives_until_memory_returns() {
 fn selector_to_selector_request_and_response() {
     let mut server = Server::new(SelectorConfig::default());
     let mut client_sel = Selector::new(SelectorConfig::default()).unwrap();
-    client_sel
-        .connect("node-1".into(), server.addr(), "localhost")
-        .unwrap();
+    let node = client_sel.connect(server.addr(), "localhost").unwrap();
     let sid = server.accept();
     let start = Instant::now();
     let mut connected = false;
     while !connected && start.elapsed() < DEADLINE {
         client_sel.poll(Some(Duration::from_millis(10))).unwrap();
-        connected = client_sel.connected().any(|id| id == "node-1");
+        connected = client_sel.connected().any(|id| id == node);
     }
     assert!(connected);
     let payload = Bytes::from(vec![42u8; 3 << 20]);
     client_sel
-        .send(
-            "node-1",
-            NetworkSend::from_payload(payload.clone()).unwrap(),
-        )
+        .send(node, NetworkSend::from_payload(payload.clone()).unwrap())
         .unwrap();
     let mut got = None;
     let start = Instant::now();
@@ -347,7 +342,7 @@ fn selector_to_selector_request_and_response() {
     server
         .selector
         .send(
-            &sid,
+            sid,
             NetworkSend::from_payload(Bytes::from_static(b"ok")).unwrap(),
         )
         .unwrap();
@@ -371,13 +366,13 @@ fn connecting_to_a_closed_port_fails() {
         l.local_addr().unwrap()
     };
     let mut sel = Selector::new(SelectorConfig::default()).unwrap();
-    sel.connect("n".into(), port, "localhost").unwrap();
+    let n = sel.connect(port, "localhost").unwrap();
     let start = Instant::now();
     loop {
         sel.poll(Some(Duration::from_millis(10))).unwrap();
         let d: Vec<_> = sel.disconnected().collect();
         if let Some((id, reason)) = d.into_iter().next() {
-            assert_eq!(id, "n");
+            assert_eq!(id, n);
             assert!(
                 matches!(reason, DisconnectReason::ConnectFailed(_)),
                 "{reason:?}"
@@ -429,7 +424,7 @@ fn file_regions_go_out_with_sendfile_on_plaintext() {
         SendPart::Bytes(Bytes::from_static(b"end")),
     ])
     .unwrap();
-    server.selector.send(&id, send).unwrap();
+    server.selector.send(id, send).unwrap();
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();
         let mut len = [0u8; 4];

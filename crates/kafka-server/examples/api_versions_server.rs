@@ -1,4 +1,5 @@
-//! A `SocketServer` that answers ApiVersions with the broker's real advertised ranges and
+//! A `SocketServer` that answers ApiVersions with a broker-sized list of ranges (every API the
+//! codec knows, at its codec range: the broker's own table lives in the broker crate) and
 //! closes the connection on anything else: the target of the `loadgen` example.
 //!
 //! ```sh
@@ -18,9 +19,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::RecvTimeoutError;
-use kafka_network::auth::sasl_server::default_api_versions_response;
-use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_server::{Request, RequestHandler, ResponseSender, SocketServer, SocketServerConfig};
+use kafka_protocol::messages::{ApiVersionsResponse, RequestKind, ResponseKind};
+use kafka_protocol::ApiKey;
+use kafka_server::{
+    AdvertisedApis, RequestContext, RequestHandler, Responder, SocketServer, SocketServerConfig,
+};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 #[derive(Debug, Parser)]
@@ -59,14 +62,11 @@ struct ApiVersionsOnly {
 }
 
 impl RequestHandler for ApiVersionsOnly {
-    fn handle(&self, request: Request, responses: &ResponseSender) {
-        let response = match &request.body {
-            RequestKind::ApiVersions(_) => request
-                .respond(&self.versions)
-                .unwrap_or_else(|_| request.close_connection()),
-            _ => request.close_connection(),
-        };
-        responses.send(response);
+    fn handle(&self, _context: RequestContext, body: RequestKind, responder: Responder) {
+        match body {
+            RequestKind::ApiVersions(_) => responder.respond(self.versions.clone()),
+            _ => responder.close(),
+        }
     }
 }
 
@@ -104,10 +104,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.queued_max_requests = args.queued_max_requests;
     let listener = config.listeners[0].name.clone();
 
+    let apis = AdvertisedApis::new(ApiKey::ALL.into_iter().map(|k| (k, k.valid_versions())));
     let handler = Arc::new(ApiVersionsOnly {
-        versions: ResponseKind::ApiVersions(default_api_versions_response()),
+        versions: ResponseKind::ApiVersions(
+            ApiVersionsResponse::default().with_api_keys(apis.entries()),
+        ),
     });
-    let server = SocketServer::start(config, handler, HashMap::new())?;
+    let server = SocketServer::start(config, apis, handler, HashMap::new())?;
     let addr = server
         .bound_address(&listener)
         .ok_or("the listener has no bound address")?;

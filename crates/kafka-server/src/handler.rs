@@ -5,34 +5,19 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::RequestKind;
+
 use crate::metrics::{handler_idle_gauge, IdleMeter};
-use crate::request::{Request, Response};
+use crate::request::{RequestContext, Responder};
 use crate::request_channel::RequestChannel;
-
-/// Where responses go: cheap to clone, so a handler can keep it to answer later (long-poll
-/// fetches, acks=all produce, rebalances) without holding a handler thread.
-#[derive(Debug, Clone)]
-pub struct ResponseSender {
-    channel: Arc<RequestChannel>,
-}
-
-impl ResponseSender {
-    pub(crate) fn new(channel: Arc<RequestChannel>) -> Self {
-        ResponseSender { channel }
-    }
-
-    /// Hands `response` to the Processor that owns its connection.
-    pub fn send(&self, response: Response) {
-        self.channel.send_response(response);
-    }
-}
 
 /// Serves requests; the broker's `KafkaApis` implements it. `handle` runs on a handler thread
 /// and must not block for long: work that waits (for data, for a rebalance) keeps the
-/// `ResponseSender` and answers later.
+/// [`Responder`] and answers later, from any thread.
 pub trait RequestHandler: Send + Sync + 'static {
-    /// Serves `request`, now or later, by sending exactly one response for it.
-    fn handle(&self, request: Request, responses: &ResponseSender);
+    /// Serves one request: `context` says who sent it and how, `body` is what it asks, and
+    /// `responder` must be used exactly once (dropping it closes the connection).
+    fn handle(&self, context: RequestContext, body: RequestKind, responder: Responder);
 }
 
 /// `num.io.threads` threads taking requests from the request queue.
@@ -74,7 +59,6 @@ fn run(
     handler: &dyn RequestHandler,
     shutdown: &AtomicBool,
 ) {
-    let sender = ResponseSender::new(Arc::clone(channel));
     let mut idle = IdleMeter::new(handler_idle_gauge(index));
     while !shutdown.load(Ordering::Acquire) {
         let waiting = Instant::now();
@@ -82,7 +66,8 @@ fn run(
         let now = Instant::now();
         idle.record_idle(now.saturating_duration_since(waiting), now);
         if let Some(request) = request {
-            handler.handle(request, &sender);
+            let (context, body, responder) = request.into_parts(channel);
+            handler.handle(context, body, responder);
         }
     }
 }

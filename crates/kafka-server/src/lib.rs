@@ -15,10 +15,12 @@
 //!
 //! - [`SocketServer`]: binds the listeners and starts everything in Kafka's order; shuts down
 //!   gracefully.
-//! - [`RequestHandler`]: what the broker implements; a handler may answer later through a
-//!   cloned [`ResponseSender`] without holding a thread.
-//! - [`Request`] / [`Response`]: a parsed request with its context and timestamps, and the
-//!   action for its Processor (send, nothing, close).
+//! - [`RequestHandler`]: what the broker implements. Each request reaches it as a
+//!   [`RequestContext`] (connection, principal, listener, header, timings), the typed body and
+//!   a move-only [`Responder`] that must answer exactly once (`respond`, `no_response`,
+//!   `close`); a handler that waits keeps only the responder and answers from any thread.
+//! - [`AdvertisedApis`]: the versions the handler serves, handed to [`SocketServer::start`] as
+//!   data; the Processors refuse anything outside them without involving a handler.
 //! - [`ConnectionQuotas`]: `max.connections`, per listener and per IP, and the creation rate.
 //! - [`metrics`]: request and network metrics named as Kafka's JMX exporter names them.
 //!
@@ -28,24 +30,27 @@
 //! use std::collections::HashMap;
 //! use std::sync::Arc;
 //! use kafka_protocol::messages::{ApiVersionsResponse, RequestKind, ResponseKind};
-//! use kafka_server::{Request, RequestHandler, ResponseSender, SocketServer, SocketServerConfig};
+//! use kafka_protocol::{ApiKey, VersionRange};
+//! use kafka_server::{
+//!     AdvertisedApis, RequestContext, RequestHandler, Responder, SocketServer, SocketServerConfig,
+//! };
 //!
-//! struct Versions;
+//! struct Versions(AdvertisedApis);
 //! impl RequestHandler for Versions {
-//!     fn handle(&self, request: Request, responses: &ResponseSender) {
-//!         let response = match &request.body {
-//!             RequestKind::ApiVersions(_) => request
-//!                 .respond(&ResponseKind::ApiVersions(ApiVersionsResponse::default()))
-//!                 .unwrap_or_else(|_| request.close_connection()),
-//!             _ => request.close_connection(),
-//!         };
-//!         responses.send(response);
+//!     fn handle(&self, _context: RequestContext, body: RequestKind, responder: Responder) {
+//!         match body {
+//!             RequestKind::ApiVersions(_) => responder.respond(ResponseKind::ApiVersions(
+//!                 ApiVersionsResponse::default().with_api_keys(self.0.entries()),
+//!             )),
+//!             _ => responder.close(),
+//!         }
 //!     }
 //! }
 //!
+//! let apis = AdvertisedApis::new([(ApiKey::ApiVersions, VersionRange::new(0, 4))]);
 //! let mut config = SocketServerConfig::default();
 //! config.listeners[0].port = 0;
-//! let server = SocketServer::start(config, Arc::new(Versions), HashMap::new())?;
+//! let server = SocketServer::start(config, apis.clone(), Arc::new(Versions(apis)), HashMap::new())?;
 //! println!("listening on {:?}", server.bound_addresses());
 //! server.shutdown();
 //! # Ok::<(), kafka_server::Error>(())
@@ -65,9 +70,8 @@ pub mod splice;
 
 pub use config::{ListenerConfig, SocketServerConfig};
 pub use error::{Error, Result};
-pub use handler::{RequestHandler, ResponseSender};
+pub use handler::RequestHandler;
+pub use kafka_network::{AdvertisedApis, ConnectionId};
 pub use quotas::{ConnectionQuotas, QuotaViolation};
-pub use request::{
-    encode_response, Request, RequestContext, RequestTimes, Response, ResponseAction,
-};
+pub use request::{Captured, RequestContext, RequestTimes, Responder, ResponseCapture};
 pub use socket_server::{ChannelBuilderFactory, SocketServer};

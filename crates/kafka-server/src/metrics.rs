@@ -75,6 +75,10 @@ pub const METRICS: &[(&str, &str)] = &[
         CONNECTIONS_REJECTED_TOTAL,
         "Connections refused by a quota, per listener and reason.",
     ),
+    (
+        RESPONDER_DROPPED_TOTAL,
+        "Requests whose handler dropped the responder unanswered, per API; each closed its connection.",
+    ),
 ];
 
 pub(crate) const REQUESTS_TOTAL: &str = "kafka_network_requestmetrics_requests_total";
@@ -100,6 +104,7 @@ pub(crate) const CONNECTION_CLOSE_TOTAL: &str =
     "kafka_server_socket_server_metrics_connection_close_total";
 pub(crate) const CONNECTIONS_REJECTED_TOTAL: &str =
     "kafka_server_socket_server_metrics_connections_rejected_total";
+pub(crate) const RESPONDER_DROPPED_TOTAL: &str = "kafka_server_responder_dropped_total";
 
 /// Registers the description of every metric, so the Prometheus page carries `# HELP` lines.
 pub fn describe_all() {
@@ -109,7 +114,8 @@ pub fn describe_all() {
             | ERRORS_TOTAL
             | CONNECTION_CREATION_TOTAL
             | CONNECTION_CLOSE_TOTAL
-            | CONNECTIONS_REJECTED_TOTAL => {
+            | CONNECTIONS_REJECTED_TOTAL
+            | RESPONDER_DROPPED_TOTAL => {
                 metrics::describe_counter!(*name, *help)
             }
             REQUEST_QUEUE_SIZE
@@ -223,6 +229,11 @@ impl RequestMetrics {
 /// Errors per API and code; recorded by whoever builds the response.
 pub fn record_error(api: ApiKey, error: kafka_protocol::ErrorCode) {
     metrics::counter!(ERRORS_TOTAL, "request" => api.name(), "error" => error.name()).increment(1);
+}
+
+/// A handler dropped a responder without answering.
+pub(crate) fn responder_dropped(api: ApiKey) {
+    metrics::counter!(RESPONDER_DROPPED_TOTAL, "request" => api.name()).increment(1);
 }
 
 /// A ratio of idle time over a window, published as a gauge (Kafka's idle-percent meters).

@@ -2,8 +2,9 @@
 //!
 //! Its loop is the one the source documents describe: configure new connections, process new
 //! responses, poll, process completed receives, process completed sends, process disconnected.
-//! The request header is parsed here, so unknown APIs and versions are answered (or the
-//! connection closed) as Kafka does without involving a handler; a channel is muted from a
+//! The request header is parsed here, so APIs and versions the broker does not advertise (the
+//! [`AdvertisedApis`] it handed down) are answered (or the connection closed) as Kafka does
+//! without involving a handler; a channel is muted from a
 //! complete receive until its response is sent, which keeps responses in request order.
 
 use std::collections::HashMap;
@@ -14,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
-use kafka_network::{ChannelMuteEvent, NetworkSend, Selector, SendPart};
+use kafka_network::{
+    AdvertisedApis, ChannelMuteEvent, ConnectionId, NetworkSend, Selector, SendPart,
+};
 use kafka_protocol::header::peek_api_key_and_version;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiVersionsResponse, ProduceResponse, RequestKind, ResponseKind};
-use kafka_protocol::{ApiKey, Decodable, ErrorCode, RequestHeader};
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::{ApiKey, Decodable, RequestHeader};
 
 use crate::acceptor::NewConnection;
 use crate::config::ListenerConfig;
@@ -42,6 +43,8 @@ struct InFlight {
 #[derive(Debug)]
 struct Connection {
     peer: SocketAddr,
+    /// `local-remote`, as Kafka names connections in its logs.
+    name: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -54,10 +57,11 @@ pub(crate) struct Processor {
     pub(crate) channel: Arc<RequestChannel>,
     pub(crate) quotas: Arc<ConnectionQuotas>,
     pub(crate) shutdown: Arc<AtomicBool>,
-    connections: HashMap<String, Connection>,
-    in_flight: HashMap<String, InFlight>,
+    apis: Arc<AdvertisedApis>,
+    listener_name: Arc<str>,
+    connections: HashMap<ConnectionId, Connection>,
+    in_flight: HashMap<ConnectionId, InFlight>,
     metrics: RequestMetrics,
-    next_index: u64,
 }
 
 /// How often a Processor wakes up with nothing to do (Kafka polls with 300 ms).
@@ -76,8 +80,11 @@ impl Processor {
         channel: Arc<RequestChannel>,
         quotas: Arc<ConnectionQuotas>,
         shutdown: Arc<AtomicBool>,
+        apis: Arc<AdvertisedApis>,
     ) -> Self {
         Processor {
+            listener_name: Arc::from(listener.name.as_str()),
+            apis,
             id,
             listener,
             selector,
@@ -89,7 +96,6 @@ impl Processor {
             connections: HashMap::new(),
             in_flight: HashMap::new(),
             metrics: RequestMetrics::default(),
-            next_index: 0,
         }
     }
 
@@ -135,9 +141,9 @@ impl Processor {
     }
 
     fn close_all(&mut self) {
-        let ids: Vec<String> = self.connections.keys().cloned().collect();
+        let ids: Vec<ConnectionId> = self.connections.keys().copied().collect();
         for id in ids {
-            self.close(&id);
+            self.close(id);
         }
         // Connections handed over but never configured still hold quota slots.
         while let Ok(conn) = self.new_connections.try_recv() {
@@ -155,11 +161,16 @@ impl Processor {
                 .local_addr()
                 .map(|a| a.to_string())
                 .unwrap_or_else(|_| "?".into());
-            let id = format!("{local}-{}-{}", conn.peer, self.next_index);
-            self.next_index += 1;
-            match self.selector.register(id.clone(), conn.stream) {
-                Ok(()) => {
-                    self.connections.insert(id, Connection { peer: conn.peer });
+            let name: Arc<str> = Arc::from(format!("{local}-{}", conn.peer));
+            match self.selector.register(conn.stream) {
+                Ok(id) => {
+                    self.connections.insert(
+                        id,
+                        Connection {
+                            peer: conn.peer,
+                            name,
+                        },
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(processor = self.id, peer = %conn.peer, error = %e, "registering connection failed");
@@ -172,7 +183,7 @@ impl Processor {
     fn process_new_responses(&mut self) {
         while let Ok(mut response) = self.responses.try_recv() {
             response.times.response_dequeue = Some(Instant::now());
-            let id = response.connection_id.clone();
+            let id = response.connection_id;
             if !self.connections.contains_key(&id) {
                 continue; // the connection closed while the request was being handled
             }
@@ -182,12 +193,12 @@ impl Processor {
                         Ok(s) => s,
                         Err(e) => {
                             tracing::error!(connection = %id, error = %e, "response cannot be framed; closing");
-                            self.close(&id);
+                            self.close(id);
                             continue;
                         }
                     };
                     let bytes = send.size();
-                    match self.selector.send(&id, send) {
+                    match self.selector.send(id, send) {
                         Ok(()) => {
                             self.in_flight.insert(
                                 id,
@@ -201,51 +212,49 @@ impl Processor {
                         }
                         Err(e) => {
                             tracing::warn!(connection = %id, error = %e, "queueing response failed; closing");
-                            self.close(&id);
+                            self.close(id);
                         }
                     }
                 }
                 ResponseAction::NoOp => {
-                    let _ = self
-                        .selector
-                        .mute_event(&id, ChannelMuteEvent::ResponseSent);
-                    let _ = self.selector.unmute(&id);
+                    let _ = self.selector.mute_event(id, ChannelMuteEvent::ResponseSent);
+                    let _ = self.selector.unmute(id);
                 }
-                ResponseAction::Close => self.close(&id),
+                ResponseAction::Close => self.close(id),
             }
         }
     }
 
     fn process_completed_receives(&mut self, now: Instant) {
-        let receives: Vec<(String, Bytes)> = self.selector.completed_receives().collect();
+        let receives: Vec<(ConnectionId, Bytes)> = self.selector.completed_receives().collect();
         for (id, frame) in receives {
-            match self.parse(&id, frame, now) {
+            match self.parse(id, frame, now) {
                 Parsed::Request(request) => {
                     self.metrics.request_received(
-                        request.api_key,
-                        request.api_version,
-                        request.size,
+                        request.context.api_key,
+                        request.context.api_version,
+                        request.context.size,
                     );
-                    let _ = self.selector.mute(&id);
+                    let _ = self.selector.mute(id);
                     let _ = self
                         .selector
-                        .mute_event(&id, ChannelMuteEvent::RequestReceived);
+                        .mute_event(id, ChannelMuteEvent::RequestReceived);
                     if let Err(r) = self.channel.send_request(*request) {
-                        tracing::debug!(connection = %r.context.connection_id, "dropping request: shutting down");
+                        tracing::debug!(connection = %r.context.connection_name, "dropping request: shutting down");
                         return;
                     }
                 }
                 Parsed::Answer(api_key, api_version, payload) => {
                     self.metrics.request_received(api_key, api_version, 0);
-                    let _ = self.selector.mute(&id);
+                    let _ = self.selector.mute(id);
                     let _ = self
                         .selector
-                        .mute_event(&id, ChannelMuteEvent::RequestReceived);
+                        .mute_event(id, ChannelMuteEvent::RequestReceived);
                     let send = NetworkSend::frame(vec![SendPart::Bytes(payload)]);
                     match send.map_err(|e| e.to_string()).and_then(|s| {
                         let bytes = s.size();
                         self.selector
-                            .send(&id, s)
+                            .send(id, s)
                             .map(|_| bytes)
                             .map_err(|e| e.to_string())
                     }) {
@@ -266,20 +275,20 @@ impl Processor {
                         }
                         Err(e) => {
                             tracing::warn!(connection = %id, error = %e, "answering failed; closing");
-                            self.close(&id);
+                            self.close(id);
                         }
                     }
                 }
                 Parsed::Close(reason) => {
-                    let peer = self.connections.get(&id).map(|c| c.peer);
-                    tracing::info!(processor = self.id, connection = %id, ?peer, %reason, "closing connection");
-                    self.close(&id);
+                    let name = self.connections.get(&id).map(|c| Arc::clone(&c.name));
+                    tracing::info!(processor = self.id, connection = ?name, %reason, "closing connection");
+                    self.close(id);
                 }
             }
         }
     }
 
-    fn parse(&mut self, id: &str, frame: Bytes, now: Instant) -> Parsed {
+    fn parse(&mut self, id: ConnectionId, frame: Bytes, now: Instant) -> Parsed {
         let size = frame.len();
         let (key, version) = match peek_api_key_and_version(&frame) {
             Ok(kv) => kv,
@@ -288,8 +297,11 @@ impl Processor {
         let Some(api_key) = ApiKey::from_id(key) else {
             return Parsed::Close(format!("unknown API key {key}"));
         };
-        if !api_key.is_supported(version) {
-            if api_key == ApiKey::ApiVersions && version > api_key.supported_versions().max {
+        let Some(range) = self.apis.range(api_key) else {
+            return Parsed::Close(format!("{} is not advertised", api_key.name()));
+        };
+        if !range.contains(version) {
+            if api_key == ApiKey::ApiVersions && version > range.max {
                 // A client newer than us: answer in v0 with our ranges so it can pick one.
                 let Some(correlation_id) = frame
                     .get(4..8)
@@ -298,7 +310,7 @@ impl Processor {
                 else {
                     return Parsed::Close("truncated ApiVersions header".into());
                 };
-                let body = ResponseKind::ApiVersions(unsupported_api_versions_response());
+                let body = ResponseKind::ApiVersions(self.apis.unsupported_version_response());
                 return match encode_response(ApiKey::ApiVersions, 0, correlation_id, &body) {
                     Ok(p) => Parsed::Answer(api_key, version, p),
                     Err(e) => Parsed::Close(format!("encoding ApiVersions failed: {e}")),
@@ -326,18 +338,7 @@ impl Processor {
                 ))
             }
         };
-        if version < api_key.min_accepted_version() {
-            // Advertised but refused (Produce v0-v2): an error in a response, not a close.
-            if let RequestKind::Produce(req) = &body {
-                let resp = ResponseKind::Produce(produce_unsupported(req));
-                return match encode_response(api_key, version, header.correlation_id, &resp) {
-                    Ok(p) => Parsed::Answer(api_key, version, p),
-                    Err(e) => Parsed::Close(format!("encoding Produce error failed: {e}")),
-                };
-            }
-            return Parsed::Close(format!("refused version {version} of {}", api_key.name()));
-        }
-        let Some(conn) = self.connections.get(id) else {
+        let Some(conn) = self.connections.get(&id) else {
             return Parsed::Close("unknown connection".into());
         };
         let principal = self
@@ -348,22 +349,23 @@ impl Processor {
         Parsed::Request(Box::new(Request {
             processor: self.id,
             context: RequestContext {
-                connection_id: id.to_string(),
+                connection_id: id,
+                connection_name: Arc::clone(&conn.name),
                 client_address: Some(conn.peer),
                 principal,
-                listener: self.listener.name.clone(),
+                listener: Arc::clone(&self.listener_name),
                 header,
+                api_key,
+                api_version: version,
+                size,
+                times: RequestTimes::new(now),
             },
-            api_key,
-            api_version: version,
             body,
-            size,
-            times: RequestTimes::new(now),
         }))
     }
 
     fn process_completed_sends(&mut self, now: Instant) {
-        let sends: Vec<String> = self.selector.completed_sends().collect();
+        let sends: Vec<ConnectionId> = self.selector.completed_sends().collect();
         for id in sends {
             if let Some(f) = self.in_flight.remove(&id) {
                 self.metrics.response_sent(
@@ -380,10 +382,8 @@ impl Processor {
                     },
                 );
             }
-            let _ = self
-                .selector
-                .mute_event(&id, ChannelMuteEvent::ResponseSent);
-            let _ = self.selector.unmute(&id);
+            let _ = self.selector.mute_event(id, ChannelMuteEvent::ResponseSent);
+            let _ = self.selector.unmute(id);
         }
     }
 
@@ -391,18 +391,18 @@ impl Processor {
         let gone: Vec<_> = self.selector.disconnected().collect();
         for (id, reason) in gone {
             tracing::debug!(processor = self.id, connection = %id, ?reason, "connection closed");
-            self.forget(&id);
+            self.forget(id);
         }
     }
 
-    fn close(&mut self, id: &str) {
+    fn close(&mut self, id: ConnectionId) {
         self.selector.close(id);
         self.forget(id);
     }
 
-    fn forget(&mut self, id: &str) {
-        self.in_flight.remove(id);
-        if let Some(conn) = self.connections.remove(id) {
+    fn forget(&mut self, id: ConnectionId) {
+        self.in_flight.remove(&id);
+        if let Some(conn) = self.connections.remove(&id) {
             self.quotas.release(&self.listener.name, conn.peer.ip());
             metrics::connection_closed(&self.listener.name).increment(1);
         }
@@ -414,44 +414,4 @@ enum Parsed {
     /// Answered by the Processor itself: API, version, response payload.
     Answer(ApiKey, i16, Bytes),
     Close(String),
-}
-
-/// The ApiVersions v0 answer to a version we do not know: UNSUPPORTED_VERSION with our ranges.
-fn unsupported_api_versions_response() -> ApiVersionsResponse {
-    ApiVersionsResponse::default()
-        .with_error_code(ErrorCode::UnsupportedVersion.code())
-        .with_api_keys(
-            ApiKey::ALL
-                .iter()
-                .map(|k| {
-                    let r = k.supported_versions();
-                    ApiVersion::default()
-                        .with_api_key(k.id())
-                        .with_min_version(r.min)
-                        .with_max_version(r.max)
-                })
-                .collect(),
-        )
-}
-
-fn produce_unsupported(req: &kafka_protocol::messages::ProduceRequest) -> ProduceResponse {
-    ProduceResponse::default().with_responses(
-        req.topic_data
-            .iter()
-            .map(|t| {
-                TopicProduceResponse::default()
-                    .with_name(t.name.clone())
-                    .with_partition_responses(
-                        t.partition_data
-                            .iter()
-                            .map(|p| {
-                                PartitionProduceResponse::default()
-                                    .with_index(p.index)
-                                    .with_error_code(ErrorCode::UnsupportedVersion.code())
-                            })
-                            .collect(),
-                    )
-            })
-            .collect(),
-    )
 }

@@ -1,28 +1,64 @@
-//! A request as it travels from a Processor to a handler and back as a response.
+//! A request as it travels from a Processor to a handler, and the [`Responder`] through which
+//! the handler answers it exactly once.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_network::{KafkaPrincipal, SendPart};
+use crossbeam_channel::{Receiver, Sender};
+use kafka_network::{ConnectionId, KafkaPrincipal, SendPart};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::{ApiKey, Encodable, RequestHeader, ResponseHeader};
 
 use crate::error::Result;
+use crate::request_channel::RequestChannel;
 
-/// Who sent a request and how.
+/// Who sent a request, how, and when it passed each stage so far.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// The connection id (`local-remote-index`).
-    pub connection_id: String,
+    /// The connection (a small copyable id; its `Display` is short).
+    pub connection_id: ConnectionId,
+    /// The connection as Kafka names it (`local-remote`), for logs.
+    pub connection_name: Arc<str>,
     /// The client's address.
     pub client_address: Option<SocketAddr>,
     /// The authenticated principal.
     pub principal: KafkaPrincipal,
     /// The listener the connection came through.
-    pub listener: String,
+    pub listener: Arc<str>,
     /// The request header.
     pub header: RequestHeader,
+    /// The API.
+    pub api_key: ApiKey,
+    /// The API version.
+    pub api_version: i16,
+    /// Bytes of the frame (without the size prefix).
+    pub size: usize,
+    /// Stage timestamps up to the handler.
+    pub times: RequestTimes,
+}
+
+impl RequestContext {
+    /// A context for a request that did not come through a socket (tests, tools): the
+    /// anonymous principal on listener `PLAINTEXT`, connection 0, received now.
+    pub fn detached(api_key: ApiKey, api_version: i16, header: RequestHeader) -> Self {
+        let now = Instant::now();
+        let mut times = RequestTimes::new(now);
+        times.dequeue = Some(now);
+        RequestContext {
+            connection_id: ConnectionId::default(),
+            connection_name: Arc::from("detached"),
+            client_address: None,
+            principal: KafkaPrincipal::anonymous(),
+            listener: Arc::from("PLAINTEXT"),
+            header,
+            api_key,
+            api_version,
+            size: 0,
+            times,
+        }
+    }
 }
 
 /// When a request passed each stage, as Kafka's `RequestChannel.Request` records them; the
@@ -53,28 +89,34 @@ impl RequestTimes {
     }
 }
 
-/// A parsed request waiting for, or being served by, a handler.
+/// A parsed request in the request queue.
 #[derive(Debug)]
-pub struct Request {
+pub(crate) struct Request {
     /// The Processor that owns the connection (where the response goes).
-    pub processor: usize,
-    /// Who sent it.
-    pub context: RequestContext,
-    /// The API.
-    pub api_key: ApiKey,
-    /// The API version.
-    pub api_version: i16,
+    pub(crate) processor: usize,
+    pub(crate) context: RequestContext,
     /// The decoded body; byte and record fields share the received frame's memory.
-    pub body: RequestKind,
-    /// Bytes of the frame (without the size prefix).
-    pub size: usize,
-    /// Stage timestamps.
-    pub times: RequestTimes,
+    pub(crate) body: RequestKind,
+}
+
+impl Request {
+    /// Splits the request for its handler: the responder answers through `channel`.
+    pub(crate) fn into_parts(
+        self,
+        channel: &Arc<RequestChannel>,
+    ) -> (RequestContext, RequestKind, Responder) {
+        let responder = Responder::new(
+            Sink::Channel(Arc::clone(channel)),
+            self.processor,
+            &self.context,
+        );
+        (self.context, self.body, responder)
+    }
 }
 
 /// What the Processor should do for a request.
 #[derive(Debug)]
-pub enum ResponseAction {
+pub(crate) enum ResponseAction {
     /// Write this frame payload (response header and body, no size prefix).
     Send(Vec<SendPart>),
     /// Nothing to write (acks=0 produce): just unmute the channel.
@@ -85,80 +127,240 @@ pub enum ResponseAction {
 
 /// The answer to one request, addressed to its Processor and connection.
 #[derive(Debug)]
-pub struct Response {
-    /// The Processor that owns the connection.
-    pub processor: usize,
-    /// The connection.
-    pub connection_id: String,
+pub(crate) struct Response {
+    pub(crate) processor: usize,
+    pub(crate) connection_id: ConnectionId,
     /// The API answered (for metrics).
-    pub api_key: ApiKey,
+    pub(crate) api_key: ApiKey,
     /// The version answered (for metrics).
-    pub api_version: i16,
+    pub(crate) api_version: i16,
     /// Stage timestamps carried over from the request.
-    pub times: RequestTimes,
-    /// What to do.
-    pub action: ResponseAction,
+    pub(crate) times: RequestTimes,
+    pub(crate) action: ResponseAction,
 }
 
-impl Request {
-    /// A response with `action`.
-    pub fn response(&self, action: ResponseAction) -> Response {
-        Response {
-            processor: self.processor,
-            connection_id: self.context.connection_id.clone(),
-            api_key: self.api_key,
-            api_version: self.api_version,
-            times: self.times,
-            action,
+/// What a [`Responder`] did, as a capturing responder records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Captured {
+    /// [`Responder::respond`] with this body (which encoded).
+    Response(ResponseKind),
+    /// [`Responder::no_response`].
+    NoResponse,
+    /// [`Responder::close`], or a response that failed to encode.
+    Closed,
+    /// The responder was dropped unused (the connection is closed and the drop counted).
+    Dropped,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Channel(Arc<RequestChannel>),
+    Capture(Sender<Captured>),
+}
+
+#[derive(Debug)]
+struct Target {
+    sink: Sink,
+    processor: usize,
+    connection_id: ConnectionId,
+    connection_name: Arc<str>,
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+    times: RequestTimes,
+}
+
+/// The one way to answer a request. It is not `Clone` and every answer consumes it, so a
+/// request is answered at most once by construction; dropping it unanswered closes the
+/// connection (the client would otherwise wait forever on a muted channel), logs, and counts
+/// in `kafka_server_responder_dropped_total`. A handler that must wait (long-poll fetch,
+/// rebalance) keeps only the responder, not the request.
+#[derive(Debug)]
+#[must_use = "a dropped responder closes the connection"]
+pub struct Responder {
+    target: Option<Target>,
+}
+
+impl Responder {
+    fn new(sink: Sink, processor: usize, context: &RequestContext) -> Self {
+        Responder {
+            target: Some(Target {
+                sink,
+                processor,
+                connection_id: context.connection_id,
+                connection_name: Arc::clone(&context.connection_name),
+                api_key: context.api_key,
+                api_version: context.api_version,
+                correlation_id: context.header.correlation_id,
+                times: context.times,
+            }),
         }
     }
 
-    /// Encodes `body` with the right response header for this request.
-    pub fn respond(&self, body: &ResponseKind) -> Result<Response> {
-        let payload = encode_response(
-            self.api_key,
-            self.api_version,
-            self.context.header.correlation_id,
-            body,
-        )?;
-        Ok(self.response(ResponseAction::Send(vec![SendPart::Bytes(payload)])))
+    /// A responder that records what it is asked to do instead of writing to a socket, for
+    /// driving handlers in tests.
+    pub fn capture(context: &RequestContext) -> (Responder, ResponseCapture) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        (
+            Responder::new(Sink::Capture(tx), 0, context),
+            ResponseCapture { rx },
+        )
     }
 
-    /// Encodes `body`, sending the regions `files` stands for straight from their files
+    /// The API being answered.
+    pub fn api_key(&self) -> ApiKey {
+        self.target
+            .as_ref()
+            .map_or(ApiKey::ApiVersions, |t| t.api_key)
+    }
+
+    /// The version being answered.
+    pub fn api_version(&self) -> i16 {
+        self.target.as_ref().map_or(0, |t| t.api_version)
+    }
+
+    /// Records that the handler's local work is done and the answer will come later (the
+    /// split between local and remote time in the request metrics).
+    pub fn park(&mut self) {
+        if let Some(t) = self.target.as_mut() {
+            t.times.api_local_complete = Some(Instant::now());
+        }
+    }
+
+    /// Answers with `body`, encoded for the request's version. A body that cannot be encoded
+    /// closes the connection, logged.
+    pub fn respond(mut self, body: ResponseKind) {
+        let Some(t) = self.target.take() else { return };
+        match &t.sink {
+            Sink::Channel(_) => {
+                match encode_response(t.api_key, t.api_version, t.correlation_id, &body) {
+                    Ok(payload) => t.finish(ResponseAction::Send(vec![SendPart::Bytes(payload)])),
+                    Err(e) => t.encoding_failed(&e),
+                }
+            }
+            Sink::Capture(tx) => {
+                match encode_response(t.api_key, t.api_version, t.correlation_id, &body) {
+                    Ok(_) => {
+                        let _ = tx.send(Captured::Response(body));
+                    }
+                    Err(e) => t.encoding_failed(&e),
+                }
+            }
+        }
+    }
+
+    /// Answers with `body`, sending the regions `files` stands for straight from their files
     /// (`sendfile` on plaintext) instead of copying them.
-    pub fn respond_with_files(
-        &self,
-        body: &ResponseKind,
-        files: &crate::splice::FileRecords,
-    ) -> Result<Response> {
-        if files.is_empty() {
+    pub fn respond_with_files(mut self, body: ResponseKind, files: &crate::splice::FileRecords) {
+        if files.is_empty()
+            || matches!(
+                self.target.as_ref().map(|t| &t.sink),
+                Some(Sink::Capture(_))
+            )
+        {
             return self.respond(body);
         }
-        let header =
-            ResponseHeader::default().with_correlation_id(self.context.header.correlation_id);
-        let header_version = self.api_key.response_header_version(self.api_version);
+        let Some(t) = self.target.take() else { return };
+        let header = ResponseHeader::default().with_correlation_id(t.correlation_id);
+        let header_version = t.api_key.response_header_version(t.api_version);
         let mut writer = crate::splice::FrameWriter::new(files, 4096);
-        header
+        let encoded = header
             .encode(&mut writer, header_version)
-            .map_err(kafka_network::Error::from)?;
-        body.encode(&mut writer, self.api_version)
-            .map_err(kafka_network::Error::from)?;
-        Ok(self.response(ResponseAction::Send(writer.finish())))
+            .and_then(|()| body.encode(&mut writer, t.api_version));
+        match encoded {
+            Ok(()) => t.finish(ResponseAction::Send(writer.finish())),
+            Err(e) => t.encoding_failed(&kafka_network::Error::from(e).into()),
+        }
     }
 
-    /// A response that writes nothing and unmutes the channel.
-    pub fn no_response(&self) -> Response {
-        self.response(ResponseAction::NoOp)
+    /// Writes nothing and lets the connection read its next request (acks=0 produce).
+    pub fn no_response(mut self) {
+        if let Some(t) = self.target.take() {
+            t.finish(ResponseAction::NoOp);
+        }
     }
 
-    /// A response that closes the connection.
-    pub fn close_connection(&self) -> Response {
-        self.response(ResponseAction::Close)
+    /// Closes the connection instead of answering.
+    pub fn close(mut self) {
+        if let Some(t) = self.target.take() {
+            t.finish(ResponseAction::Close);
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        let Some(t) = self.target.take() else { return };
+        tracing::warn!(
+            connection = %t.connection_name,
+            api = t.api_key.name(),
+            version = t.api_version,
+            "a request was dropped unanswered; closing its connection"
+        );
+        crate::metrics::responder_dropped(t.api_key);
+        match &t.sink {
+            Sink::Capture(tx) => {
+                let _ = tx.send(Captured::Dropped);
+            }
+            Sink::Channel(_) => t.finish(ResponseAction::Close),
+        }
+    }
+}
+
+impl Target {
+    fn finish(self, action: ResponseAction) {
+        match self.sink {
+            Sink::Channel(channel) => channel.send_response(Response {
+                processor: self.processor,
+                connection_id: self.connection_id,
+                api_key: self.api_key,
+                api_version: self.api_version,
+                times: self.times,
+                action,
+            }),
+            Sink::Capture(tx) => {
+                let captured = match action {
+                    ResponseAction::Send(_) => return,
+                    ResponseAction::NoOp => Captured::NoResponse,
+                    ResponseAction::Close => Captured::Closed,
+                };
+                let _ = tx.send(captured);
+            }
+        }
+    }
+
+    fn encoding_failed(self, error: &crate::Error) {
+        tracing::error!(
+            connection = %self.connection_name,
+            api = self.api_key.name(),
+            version = self.api_version,
+            %error,
+            "encoding the response failed; closing the connection"
+        );
+        self.finish(ResponseAction::Close);
+    }
+}
+
+/// What a capturing [`Responder`] recorded.
+#[derive(Debug)]
+pub struct ResponseCapture {
+    rx: Receiver<Captured>,
+}
+
+impl ResponseCapture {
+    /// What was recorded, if anything yet.
+    pub fn try_take(&self) -> Option<Captured> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for the responder to be used (a parked request answers later).
+    pub fn wait(&self, timeout: Duration) -> Option<Captured> {
+        self.rx.recv_timeout(timeout).ok()
     }
 }
 
 /// Encodes a response header and body into one buffer.
-pub fn encode_response(
+pub(crate) fn encode_response(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,

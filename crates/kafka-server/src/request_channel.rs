@@ -74,7 +74,7 @@ impl RequestChannel {
     pub(crate) fn receive_request(&self, timeout: Duration) -> Option<Request> {
         match self.request_rx.recv_timeout(timeout) {
             Ok(mut r) => {
-                r.times.dequeue = Some(Instant::now());
+                r.context.times.dequeue = Some(Instant::now());
                 metrics::request_queue_size(self.request_rx.len());
                 Some(r)
             }

@@ -9,14 +9,14 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::bounded;
 use kafka_network::{
-    ChannelBuilder, MemoryPool, PlaintextChannelBuilder, Selector, SelectorConfig,
+    AdvertisedApis, ChannelBuilder, MemoryPool, PlaintextChannelBuilder, Selector, SelectorConfig,
 };
 use mio::Waker;
 
 use crate::acceptor::{bind, Acceptor, ProcessorInbox};
 use crate::config::SocketServerConfig;
 use crate::error::{Error, Result};
-use crate::handler::{RequestHandler, RequestHandlerPool, ResponseSender};
+use crate::handler::{RequestHandler, RequestHandlerPool};
 use crate::processor::Processor;
 use crate::quotas::ConnectionQuotas;
 use crate::request_channel::RequestChannel;
@@ -43,13 +43,17 @@ pub struct SocketServer {
 }
 
 impl SocketServer {
-    /// Starts listening and serving with `handler`. `builders` gives the channel builder of
-    /// each listener by name; listeners without an entry are plaintext.
+    /// Starts listening and serving with `handler`. `apis` is what the handler serves: a
+    /// request for an API or version outside it closes its connection before reaching the
+    /// handler (an ApiVersions request newer than advertised gets a v0 UNSUPPORTED_VERSION
+    /// answer listing `apis`). `builders` gives the channel builder of each listener by name;
+    /// listeners without an entry are plaintext.
     ///
     /// Startup follows Kafka's order: quotas, memory pool, request channel, Processors and
     /// Acceptors (bound before anything is accepted), then the handler pool.
     pub fn start(
         config: SocketServerConfig,
+        apis: AdvertisedApis,
         handler: Arc<dyn RequestHandler>,
         builders: HashMap<String, ChannelBuilderFactory>,
     ) -> Result<Self> {
@@ -61,6 +65,7 @@ impl SocketServer {
             None => MemoryPool::unbounded(),
         };
         let threads = config.num_network_threads.max(1);
+        let apis = Arc::new(apis);
 
         // Bind every listener first, so a port clash fails before any thread starts.
         let mut sockets = Vec::new();
@@ -139,6 +144,7 @@ impl SocketServer {
                 Arc::clone(&channel),
                 Arc::clone(&quotas),
                 Arc::clone(&shutdown),
+                Arc::clone(&apis),
             );
             let grace = config.shutdown_grace;
             let name = format!(
@@ -202,11 +208,6 @@ impl SocketServer {
     /// The address of listener `name`.
     pub fn bound_address(&self, name: &str) -> Option<SocketAddr> {
         self.bound.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
-    }
-
-    /// A sender for responses (for handlers created outside the pool).
-    pub fn response_sender(&self) -> ResponseSender {
-        ResponseSender::new(Arc::clone(&self.channel))
     }
 
     /// Requests waiting for a handler.

@@ -17,9 +17,11 @@ use kafka_protocol::messages::{
     ResponseKind, SaslAuthenticateRequest, SaslAuthenticateResponse,
 };
 use kafka_protocol::{
-    ApiKey, Decodable, Encodable, ErrorCode, Message, RequestHeader, ResponseHeader,
+    ApiKey, Decodable, Encodable, ErrorCode, Message, RequestHeader, ResponseHeader, VersionRange,
 };
-use kafka_server::{Request, RequestHandler, ResponseSender, SocketServer, SocketServerConfig};
+use kafka_server::{
+    AdvertisedApis, RequestContext, RequestHandler, Responder, SocketServer, SocketServerConfig,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,45 +33,80 @@ struct TestHandler {
 }
 
 impl RequestHandler for TestHandler {
-    fn handle(&self, request: Request, responses: &ResponseSender) {
+    fn handle(&self, _context: RequestContext, body: RequestKind, responder: Responder) {
         let gate = self.gate.lock().unwrap().clone();
         if let Some(g) = gate {
             let _ = g.recv_timeout(TIMEOUT);
         }
         self.handled.fetch_add(1, Ordering::SeqCst);
-        match &request.body {
+        match body {
             RequestKind::ApiVersions(_) => {
-                let r = request
-                    .respond(&ResponseKind::ApiVersions(ApiVersionsResponse::default()))
-                    .unwrap();
-                responses.send(r);
+                responder.respond(ResponseKind::ApiVersions(ApiVersionsResponse::default()));
             }
             RequestKind::SaslAuthenticate(req) => {
                 let delay = req.auth_bytes.first().copied().unwrap_or(0);
                 let body = ResponseKind::SaslAuthenticate(
                     SaslAuthenticateResponse::default().with_auth_bytes(req.auth_bytes.clone()),
                 );
-                let response = request.respond(&body).unwrap();
                 if delay == 0 {
-                    responses.send(response);
+                    responder.respond(body);
                 } else {
                     // Answer later from elsewhere, as delayed operations do.
-                    let responses = responses.clone();
                     std::thread::spawn(move || {
                         std::thread::sleep(Duration::from_millis(u64::from(delay)));
-                        responses.send(response);
+                        responder.respond(body);
                     });
                 }
             }
-            _ => responses.send(request.close_connection()),
+            // Advertised but refused, as a broker refuses Produce v0-v2: an error per
+            // partition, in a response.
+            RequestKind::Produce(req) if responder.api_version() < 3 => {
+                responder.respond(ResponseKind::Produce(produce_unsupported(&req)));
+            }
+            _ => responder.close(),
         }
     }
+}
+
+fn produce_unsupported(req: &ProduceRequest) -> ProduceResponse {
+    use kafka_protocol::messages::produce_response::{
+        PartitionProduceResponse, TopicProduceResponse,
+    };
+    ProduceResponse::default().with_responses(
+        req.topic_data
+            .iter()
+            .map(|t| {
+                TopicProduceResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partition_responses(
+                        t.partition_data
+                            .iter()
+                            .map(|p| {
+                                PartitionProduceResponse::default()
+                                    .with_index(p.index)
+                                    .with_error_code(ErrorCode::UnsupportedVersion.code())
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+/// What the test handler serves, handed to the server as a broker hands its table.
+fn apis() -> AdvertisedApis {
+    AdvertisedApis::new([
+        (ApiKey::Produce, VersionRange::new(0, 11)),
+        (ApiKey::Fetch, VersionRange::new(4, 17)),
+        (ApiKey::ApiVersions, VersionRange::new(0, 4)),
+        (ApiKey::SaslAuthenticate, VersionRange::new(0, 2)),
+    ])
 }
 
 fn start(config: SocketServerConfig, handler: Arc<TestHandler>) -> (SocketServer, SocketAddr) {
     let mut config = config;
     config.listeners[0].port = 0;
-    let server = SocketServer::start(config, handler, HashMap::new()).unwrap();
+    let server = SocketServer::start(config, apis(), handler, HashMap::new()).unwrap();
     let addr = server.bound_address("PLAINTEXT").unwrap();
     (server, addr)
 }

@@ -928,9 +928,16 @@ pub fn emit_mod(specs: &[(Spec, String)], provenance: &str) -> String {
         ("RequestKind", "Request", "Any request body."),
         ("ResponseKind", "Response", "Any response body."),
     ] {
+        // Requests are exhaustive so a broker's dispatch can be a `match` without a catch-all:
+        // adding an API to the codec then fails to compile until the broker lists it.
+        let attrs = if kind == "RequestKind" {
+            ""
+        } else {
+            "#[non_exhaustive]\n"
+        };
         let _ = writeln!(
             out,
-            "/// {doc}\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum {kind} {{"
+            "/// {doc}\n#[derive(Debug, Clone, PartialEq)]\n{attrs}pub enum {kind} {{"
         );
         for (req, _) in &apis {
             let a = api_name(req);

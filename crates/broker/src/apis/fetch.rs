@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestKind, ResponseKind};
-use kafka_protocol::{ErrorCode, Uuid};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
+use kafka_protocol::{ApiKey, ErrorCode, Uuid, VersionRange};
 use kafka_server::splice::FileRecords;
-use kafka_server::{Request, ResponseSender};
+use kafka_server::{RequestContext, Responder};
 use kafka_storage::TopicPartition;
 
-use super::BrokerState;
+use super::{ApiHandler, BrokerState};
 
 /// Fetch sessions kept at most (Kafka's `max.incremental.fetch.session.cache.slots`).
 const MAX_SESSIONS: usize = 1000;
@@ -351,13 +351,12 @@ fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usi
 
 fn respond(
     state: &BrokerState,
-    request: &Request,
     plan: &Plan,
     mut data: Vec<(Planned, PartitionData)>,
     files: &FileRecords,
-    sender: &ResponseSender,
+    responder: Responder,
 ) {
-    let version = request.api_version;
+    let version = responder.api_version();
     if let Some((id, incremental)) = plan.session {
         state
             .fetch_sessions
@@ -389,45 +388,49 @@ fn respond(
         .with_error_code(plan.top_error.code())
         .with_session_id(plan.session.map_or(0, |(id, _)| id))
         .with_responses(topics);
-    match request.respond_with_files(&ResponseKind::Fetch(body), files) {
-        Ok(r) => sender.send(r),
-        Err(e) => {
-            tracing::error!(error = %e, "encoding a fetch response failed");
-            sender.send(request.close_connection());
+    responder.respond_with_files(ResponseKind::Fetch(body), files);
+}
+
+/// Serves Fetch: now, or parked until data arrives or its wait ends.
+#[derive(Debug)]
+pub(crate) struct Fetch;
+
+impl ApiHandler for Fetch {
+    type Request = FetchRequest;
+    const KEY: ApiKey = ApiKey::Fetch;
+    const VERSIONS: VersionRange = VersionRange::new(4, 18);
+
+    fn handle(
+        state: &Arc<BrokerState>,
+        _context: &RequestContext,
+        req: FetchRequest,
+        mut responder: Responder,
+    ) {
+        let plan = plan(state, responder.api_version(), &req);
+        let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT);
+        // The parked fetch keeps only its plan: the body goes, and with it the receive memory.
+        drop(req);
+        let (data, bytes, files) = read(state, &plan);
+        let has_error =
+            data.iter().any(|(_, d)| d.error_code != 0) || plan.top_error != ErrorCode::None;
+        if bytes >= plan.min_bytes || max_wait.is_zero() || has_error || plan.partitions.is_empty()
+        {
+            respond(state, &plan, data, &files, responder);
+            return;
         }
+        responder.park();
+        state.purgatory.park(Waiter {
+            responder,
+            plan,
+            deadline: Instant::now() + max_wait,
+        });
     }
 }
 
-/// Serves a fetch now, or parks it until data arrives or its wait ends.
-pub(super) fn fetch(state: &Arc<BrokerState>, mut request: Request, sender: &ResponseSender) {
-    let RequestKind::Fetch(req) = &request.body else {
-        return;
-    };
-    let plan = plan(state, request.api_version, req);
-    let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT);
-    let (data, bytes, files) = read(state, &plan);
-    let has_error =
-        data.iter().any(|(_, d)| d.error_code != 0) || plan.top_error != ErrorCode::None;
-    if bytes >= plan.min_bytes || max_wait.is_zero() || has_error || plan.partitions.is_empty() {
-        respond(state, &request, &plan, data, &files, sender);
-        return;
-    }
-    request.times.api_local_complete = Some(Instant::now());
-    // The parked request no longer needs its body: drop it so the receive memory is returned.
-    request.body = RequestKind::Fetch(FetchRequest::default());
-    state.purgatory.park(Waiter {
-        request,
-        sender: sender.clone(),
-        plan,
-        deadline: Instant::now() + max_wait,
-    });
-}
-
-/// A parked fetch.
+/// A parked fetch: its responder and what to read.
 #[derive(Debug)]
 pub(super) struct Waiter {
-    request: Request,
-    sender: ResponseSender,
+    responder: Responder,
     plan: Plan,
     deadline: Instant,
 }
@@ -496,7 +499,7 @@ impl FetchPurgatory {
                 let (data, bytes, files) = read(state, &w.plan);
                 let expired = w.deadline <= Instant::now();
                 if bytes >= w.plan.min_bytes || expired || stopping {
-                    respond(state, &w.request, &w.plan, data, &files, &w.sender);
+                    respond(state, &w.plan, data, &files, w.responder);
                 } else {
                     self.waiters
                         .lock()

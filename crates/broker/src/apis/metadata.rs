@@ -1,28 +1,21 @@
-//! ApiVersions, Metadata and DescribeCluster.
+//! Metadata and DescribeCluster.
 
-use kafka_network::auth::sasl_server::default_api_versions_response;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{
-    ApiVersionsRequest, ApiVersionsResponse, DescribeClusterRequest, DescribeClusterResponse,
-    MetadataRequest, MetadataResponse, ResponseKind,
+    DescribeClusterRequest, DescribeClusterResponse, MetadataRequest, MetadataResponse,
+    ResponseKind,
 };
 use kafka_protocol::ErrorCode;
-use kafka_server::Request;
+use kafka_server::RequestContext;
 
 use super::{topics, BrokerState};
 use crate::metadata::{validate_topic_name, TopicInfo};
 
 /// Kafka's value for "authorized operations were not requested".
 const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
-
-pub(super) fn api_versions(request: &Request, _req: &ApiVersionsRequest) -> ResponseKind {
-    let _ = request;
-    let resp: ApiVersionsResponse = default_api_versions_response();
-    ResponseKind::ApiVersions(resp)
-}
 
 fn endpoint_for<'a>(state: &'a BrokerState, listener: &str) -> Option<&'a super::Endpoint> {
     let endpoints = state.endpoints();
@@ -59,12 +52,12 @@ pub(super) fn topic_metadata(
 
 pub(super) fn metadata(
     state: &BrokerState,
-    request: &Request,
+    request: &RequestContext,
     req: &MetadataRequest,
 ) -> ResponseKind {
     let version = request.api_version;
     let node = state.meta.node_id;
-    let brokers = endpoint_for(state, &request.context.listener)
+    let brokers = endpoint_for(state, &request.listener)
         .map(|e| {
             vec![MetadataResponseBroker::default()
                 .with_node_id(node)
@@ -155,4 +148,23 @@ pub(super) fn describe_cluster(state: &BrokerState, _req: &DescribeClusterReques
             .with_brokers(brokers)
             .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED),
     )
+}
+
+/// Serves Metadata.
+#[derive(Debug)]
+pub(crate) struct Metadata;
+
+impl super::ApiHandler for Metadata {
+    type Request = MetadataRequest;
+    const KEY: kafka_protocol::ApiKey = kafka_protocol::ApiKey::Metadata;
+    const VERSIONS: kafka_protocol::VersionRange = kafka_protocol::VersionRange::new(0, 13);
+
+    fn handle(
+        state: &std::sync::Arc<BrokerState>,
+        context: &RequestContext,
+        body: MetadataRequest,
+        responder: kafka_server::Responder,
+    ) {
+        responder.respond(metadata(state, context, &body));
+    }
 }

@@ -1,28 +1,194 @@
-//! `KafkaApis`: the broker's `RequestHandler`, one module per API area, as Kafka's
-//! `KafkaApis.scala`.
+//! `KafkaApis`: the broker's request handler and its API table, as Kafka's `KafkaApis.scala`.
+//!
+//! Each API has its own module and a handler implementing [`ApiHandler`]: its key, the versions
+//! it serves (Kafka 4.1's range) and `handle(context, body, responder)`. [`advertised_apis`]
+//! derives what ApiVersions advertises from those handlers, capped at what the codec can encode,
+//! and the broker hands it to `SocketServer` and the SASL authenticator as data. The dispatch is
+//! an exhaustive `match` on the request body: an API added to the codec does not compile until
+//! it is listed here. Handlers that wait (fetch long-poll, rebalances) keep only the responder.
 
+mod alter_configs;
+mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
 mod errors;
 mod fetch;
+mod find_coordinator;
 mod groups;
+mod incremental_alter_configs;
+mod init_producer_id;
+mod list_offsets;
 mod metadata;
+mod not_served;
+mod offset_for_leader_epoch;
 mod offsets;
 mod produce;
 mod producer_state;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod topics;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_server::{Request, RequestHandler, ResponseSender};
+use kafka_network::AdvertisedApis;
+use kafka_protocol::messages::RequestKind;
+use kafka_protocol::{ApiKey, VersionRange};
+use kafka_server::{RequestContext, RequestHandler, Responder};
 use kafka_storage::LogManager;
 
 use crate::config::BrokerConfig;
 use crate::metadata::{MetaProperties, TopicRegistry};
 
+pub use api_versions::response as api_versions_response;
 pub use fetch::FetchPurgatory;
 pub use groups::GroupService;
 pub use producer_state::ProducerIdManager;
+
+/// One API the broker serves.
+pub(crate) trait ApiHandler {
+    /// The request body.
+    type Request;
+    /// The API.
+    const KEY: ApiKey;
+    /// The versions served: Apache Kafka 4.1's range. What is advertised is this range capped
+    /// at what the codec can encode ([`advertised_apis`]).
+    const VERSIONS: VersionRange;
+    /// Serves one request; `responder` must be used exactly once, now or later.
+    fn handle(
+        state: &Arc<BrokerState>,
+        context: &RequestContext,
+        body: Self::Request,
+        responder: Responder,
+    );
+}
+
+/// `H`'s advertised range: its served versions capped at the codec's.
+const fn advertised<H: ApiHandler>() -> (ApiKey, VersionRange) {
+    let valid = H::KEY.valid_versions();
+    let max = if H::VERSIONS.max < valid.max {
+        H::VERSIONS.max
+    } else {
+        valid.max
+    };
+    (H::KEY, VersionRange::new(H::VERSIONS.min, max))
+}
+
+/// The API table: every handler, in API-key order, with its advertised range.
+const TABLE: [(ApiKey, VersionRange); 35] = [
+    advertised::<produce::Produce>(),
+    advertised::<fetch::Fetch>(),
+    advertised::<list_offsets::ListOffsets>(),
+    advertised::<metadata::Metadata>(),
+    advertised::<groups::offset_commit::OffsetCommit>(),
+    advertised::<groups::offset_fetch::OffsetFetch>(),
+    advertised::<find_coordinator::FindCoordinator>(),
+    advertised::<groups::join_group::JoinGroup>(),
+    advertised::<groups::heartbeat::Heartbeat>(),
+    advertised::<groups::leave_group::LeaveGroup>(),
+    advertised::<groups::sync_group::SyncGroup>(),
+    advertised::<groups::describe_groups::DescribeGroups>(),
+    advertised::<groups::list_groups::ListGroups>(),
+    advertised::<not_served::SaslHandshake>(),
+    advertised::<api_versions::ApiVersions>(),
+    advertised::<create_topics::CreateTopics>(),
+    advertised::<delete_topics::DeleteTopics>(),
+    advertised::<delete_records::DeleteRecords>(),
+    advertised::<init_producer_id::InitProducerId>(),
+    advertised::<offset_for_leader_epoch::OffsetForLeaderEpoch>(),
+    advertised::<not_served::AddPartitionsToTxn>(),
+    advertised::<not_served::AddOffsetsToTxn>(),
+    advertised::<not_served::EndTxn>(),
+    advertised::<not_served::TxnOffsetCommit>(),
+    advertised::<not_served::DescribeAcls>(),
+    advertised::<not_served::CreateAcls>(),
+    advertised::<not_served::DeleteAcls>(),
+    advertised::<describe_configs::DescribeConfigs>(),
+    advertised::<alter_configs::AlterConfigs>(),
+    advertised::<not_served::SaslAuthenticate>(),
+    advertised::<create_partitions::CreatePartitions>(),
+    advertised::<groups::delete_groups::DeleteGroups>(),
+    advertised::<incremental_alter_configs::IncrementalAlterConfigs>(),
+    advertised::<groups::offset_delete::OffsetDelete>(),
+    advertised::<describe_cluster::DescribeCluster>(),
+];
+
+/// What the broker advertises in ApiVersions, from its API table; handed to `SocketServer`
+/// (which refuses anything else) and to the SASL authenticator.
+pub fn advertised_apis() -> &'static AdvertisedApis {
+    static APIS: OnceLock<AdvertisedApis> = OnceLock::new();
+    APIS.get_or_init(|| AdvertisedApis::new(TABLE))
+}
+
+/// Serves `body` with its API's handler. Exhaustive on purpose: no catch-all arm.
+pub(crate) fn dispatch(
+    state: &Arc<BrokerState>,
+    context: &RequestContext,
+    body: RequestKind,
+    responder: Responder,
+) {
+    use RequestKind as R;
+    let (s, c) = (state, context);
+    match body {
+        R::Produce(r) => produce::Produce::handle(s, c, r, responder),
+        R::Fetch(r) => fetch::Fetch::handle(s, c, r, responder),
+        R::ListOffsets(r) => list_offsets::ListOffsets::handle(s, c, r, responder),
+        R::Metadata(r) => metadata::Metadata::handle(s, c, r, responder),
+        R::OffsetCommit(r) => groups::offset_commit::OffsetCommit::handle(s, c, r, responder),
+        R::OffsetFetch(r) => groups::offset_fetch::OffsetFetch::handle(s, c, r, responder),
+        R::FindCoordinator(r) => {
+            find_coordinator::FindCoordinator::handle(s, c, r, responder);
+        }
+        R::JoinGroup(r) => groups::join_group::JoinGroup::handle(s, c, r, responder),
+        R::Heartbeat(r) => groups::heartbeat::Heartbeat::handle(s, c, r, responder),
+        R::LeaveGroup(r) => groups::leave_group::LeaveGroup::handle(s, c, r, responder),
+        R::SyncGroup(r) => groups::sync_group::SyncGroup::handle(s, c, r, responder),
+        R::DescribeGroups(r) => {
+            groups::describe_groups::DescribeGroups::handle(s, c, r, responder);
+        }
+        R::ListGroups(r) => groups::list_groups::ListGroups::handle(s, c, r, responder),
+        R::SaslHandshake(r) => not_served::SaslHandshake::handle(s, c, r, responder),
+        R::ApiVersions(r) => api_versions::ApiVersions::handle(s, c, r, responder),
+        R::CreateTopics(r) => create_topics::CreateTopics::handle(s, c, r, responder),
+        R::DeleteTopics(r) => delete_topics::DeleteTopics::handle(s, c, r, responder),
+        R::DeleteRecords(r) => delete_records::DeleteRecords::handle(s, c, r, responder),
+        R::InitProducerId(r) => init_producer_id::InitProducerId::handle(s, c, r, responder),
+        R::OffsetForLeaderEpoch(r) => {
+            offset_for_leader_epoch::OffsetForLeaderEpoch::handle(s, c, r, responder);
+        }
+        // Transactions and ACLs are advertised but not served yet: each answers with the error
+        // Kafka gives when the service is unavailable.
+        R::AddPartitionsToTxn(r) => not_served::AddPartitionsToTxn::handle(s, c, r, responder),
+        R::AddOffsetsToTxn(r) => not_served::AddOffsetsToTxn::handle(s, c, r, responder),
+        R::EndTxn(r) => not_served::EndTxn::handle(s, c, r, responder),
+        R::TxnOffsetCommit(r) => not_served::TxnOffsetCommit::handle(s, c, r, responder),
+        R::DescribeAcls(r) => not_served::DescribeAcls::handle(s, c, r, responder),
+        R::CreateAcls(r) => not_served::CreateAcls::handle(s, c, r, responder),
+        R::DeleteAcls(r) => not_served::DeleteAcls::handle(s, c, r, responder),
+        R::DescribeConfigs(r) => {
+            describe_configs::DescribeConfigs::handle(s, c, r, responder);
+        }
+        R::AlterConfigs(r) => alter_configs::AlterConfigs::handle(s, c, r, responder),
+        R::SaslAuthenticate(r) => not_served::SaslAuthenticate::handle(s, c, r, responder),
+        R::CreatePartitions(r) => {
+            create_partitions::CreatePartitions::handle(s, c, r, responder);
+        }
+        R::DeleteGroups(r) => groups::delete_groups::DeleteGroups::handle(s, c, r, responder),
+        R::IncrementalAlterConfigs(r) => {
+            incremental_alter_configs::IncrementalAlterConfigs::handle(s, c, r, responder);
+        }
+        R::OffsetDelete(r) => groups::offset_delete::OffsetDelete::handle(s, c, r, responder),
+        R::DescribeCluster(r) => {
+            describe_cluster::DescribeCluster::handle(s, c, r, responder);
+        }
+    }
+}
 
 /// Milliseconds since the epoch, as Kafka's timestamps.
 pub(crate) fn now_ms() -> i64 {
@@ -91,64 +257,44 @@ impl KafkaApis {
 }
 
 impl RequestHandler for KafkaApis {
-    fn handle(&self, request: Request, responses: &ResponseSender) {
-        let s = &self.state;
-        let body: Option<ResponseKind> = match &request.body {
-            RequestKind::ApiVersions(r) => Some(metadata::api_versions(&request, r)),
-            RequestKind::Metadata(r) => Some(metadata::metadata(s, &request, r)),
-            RequestKind::DescribeCluster(r) => Some(metadata::describe_cluster(s, r)),
-            RequestKind::CreateTopics(r) => Some(topics::create_topics(s, &request, r)),
-            RequestKind::DeleteTopics(r) => Some(topics::delete_topics(s, r)),
-            RequestKind::CreatePartitions(r) => Some(topics::create_partitions(s, r)),
-            RequestKind::DeleteRecords(r) => Some(topics::delete_records(s, r)),
-            RequestKind::DescribeConfigs(r) => Some(topics::describe_configs(s, &request, r)),
-            RequestKind::AlterConfigs(r) => Some(topics::alter_configs(s, r)),
-            RequestKind::IncrementalAlterConfigs(r) => {
-                Some(topics::incremental_alter_configs(s, r))
-            }
-            RequestKind::ListOffsets(r) => Some(offsets::list_offsets(s, &request, r)),
-            RequestKind::OffsetForLeaderEpoch(r) => Some(offsets::offset_for_leader_epoch(s, r)),
-            RequestKind::InitProducerId(r) => Some(produce::init_producer_id(s, r)),
-            RequestKind::Produce(r) => {
-                match produce::produce(s, &request, r) {
-                    Some(body) => Some(body),
-                    None => {
-                        // acks=0: nothing is written back.
-                        responses.send(request.no_response());
-                        return;
-                    }
-                }
-            }
-            RequestKind::FindCoordinator(r) => Some(groups::find_coordinator(s, &request, r)),
-            RequestKind::JoinGroup(_)
-            | RequestKind::SyncGroup(_)
-            | RequestKind::Heartbeat(_)
-            | RequestKind::LeaveGroup(_)
-            | RequestKind::DescribeGroups(_)
-            | RequestKind::ListGroups(_)
-            | RequestKind::DeleteGroups(_)
-            | RequestKind::OffsetCommit(_)
-            | RequestKind::OffsetFetch(_)
-            | RequestKind::OffsetDelete(_) => {
-                s.groups.handle(request, responses);
-                return;
-            }
-            RequestKind::Fetch(_) => {
-                fetch::fetch(s, request, responses);
-                return;
-            }
-            other => Some(errors::not_served(other)),
-        };
-        let response = match body {
-            Some(b) => request.respond(&b),
-            None => return,
-        };
-        match response {
-            Ok(r) => responses.send(r),
-            Err(e) => {
-                tracing::error!(api = request.api_key.name(), version = request.api_version, error = %e, "encoding the response failed; closing the connection");
-                responses.send(request.close_connection());
-            }
+    fn handle(&self, context: RequestContext, body: RequestKind, responder: Responder) {
+        dispatch(&self.state, &context, body, responder);
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_api_once_within_the_codec() {
+        let apis = advertised_apis();
+        assert_eq!(apis.iter().count(), ApiKey::ALL.len());
+        for key in ApiKey::ALL {
+            let adv = apis.range(key).unwrap_or_else(|| panic!("{key:?} missing"));
+            let valid = key.valid_versions();
+            assert!(adv.min <= adv.max, "{key:?}");
+            assert!(
+                valid.contains(adv.min) && valid.contains(adv.max),
+                "{key:?} advertises {adv:?} beyond {valid:?}"
+            );
         }
+        let keys: Vec<i16> = apis.iter().map(|(k, _)| k.id()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn the_ranges_that_bite_clients() {
+        let apis = advertised_apis();
+        let r = |k| apis.range(k).unwrap();
+        assert_eq!(r(ApiKey::Produce), VersionRange::new(0, 11));
+        assert_eq!(r(ApiKey::Fetch), VersionRange::new(4, 17));
+        assert_eq!(r(ApiKey::Metadata), VersionRange::new(0, 12));
+        assert_eq!(r(ApiKey::ListOffsets), VersionRange::new(1, 10));
+        assert_eq!(r(ApiKey::ApiVersions), VersionRange::new(0, 4));
+        assert_eq!(r(ApiKey::DescribeCluster), VersionRange::new(0, 1));
+        assert_eq!(r(ApiKey::TxnOffsetCommit), VersionRange::new(0, 4));
     }
 }

@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochResponse, ResponseKind,
 };
 use kafka_protocol::ErrorCode;
-use kafka_server::Request;
+use kafka_server::RequestContext;
 use kafka_storage::TopicPartition;
 
 use super::BrokerState;
@@ -24,7 +24,7 @@ const LATEST_TIERED: i64 = -5;
 
 pub(super) fn list_offsets(
     state: &BrokerState,
-    request: &Request,
+    request: &RequestContext,
     req: &ListOffsetsRequest,
 ) -> ResponseKind {
     let version = request.api_version;

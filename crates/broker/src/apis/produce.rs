@@ -1,4 +1,6 @@
-//! Produce and InitProducerId.
+//! Produce (and the InitProducerId logic its handler module calls).
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -7,18 +9,72 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::records::RecordBatches;
 use kafka_protocol::ErrorCode;
-use kafka_server::Request;
+use kafka_protocol::{ApiKey, VersionRange};
+use kafka_server::{RequestContext, Responder};
 use kafka_storage::TopicPartition;
 
 use super::producer_state::{check_sequence, next_seq, SequenceCheck};
-use super::{errors::storage_error_code, now_ms, BrokerState};
+use super::{errors::storage_error_code, now_ms, ApiHandler, BrokerState};
+
+/// Serves Produce.
+#[derive(Debug)]
+pub(crate) struct Produce;
+
+impl ApiHandler for Produce {
+    type Request = ProduceRequest;
+    const KEY: ApiKey = ApiKey::Produce;
+    /// Advertised from v0 although only v3+ is served: librdkafka before 2.x (Debian's kcat
+    /// among them) enables gzip/snappy/lz4 only when Produce v0 is inside the advertised range,
+    /// so Kafka 4.0 kept advertising it (KAFKA-18659) and answers v0-v2 with UNSUPPORTED_VERSION
+    /// per partition.
+    const VERSIONS: VersionRange = VersionRange::new(0, 13);
+
+    fn handle(
+        state: &Arc<BrokerState>,
+        _context: &RequestContext,
+        body: ProduceRequest,
+        responder: Responder,
+    ) {
+        if responder.api_version() < MIN_SERVED_VERSION {
+            // Answered whatever the acks: the client must learn why nothing was written.
+            return responder.respond(ResponseKind::Produce(unsupported_version(&body)));
+        }
+        match produce(state, &body) {
+            Some(answer) => responder.respond(answer),
+            // acks=0: nothing is written back.
+            None => responder.no_response(),
+        }
+    }
+}
+
+/// The oldest Produce version served (record batches of magic v2).
+const MIN_SERVED_VERSION: i16 = 3;
+
+/// UNSUPPORTED_VERSION for every partition, as Kafka answers Produce v0-v2.
+fn unsupported_version(req: &ProduceRequest) -> ProduceResponse {
+    ProduceResponse::default().with_responses(
+        req.topic_data
+            .iter()
+            .map(|t| {
+                TopicProduceResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partition_responses(
+                        t.partition_data
+                            .iter()
+                            .map(|p| {
+                                PartitionProduceResponse::default()
+                                    .with_index(p.index)
+                                    .with_error_code(ErrorCode::UnsupportedVersion.code())
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
 
 /// Produces; `None` means acks=0 (no response is written).
-pub(super) fn produce(
-    state: &BrokerState,
-    request: &Request,
-    req: &ProduceRequest,
-) -> Option<ResponseKind> {
+fn produce(state: &BrokerState, req: &ProduceRequest) -> Option<ResponseKind> {
     let acks = req.acks;
     if req.transactional_id.is_some() {
         // Transactions are not served yet: refuse clearly rather than corrupt state.
@@ -30,7 +86,6 @@ pub(super) fn produce(
     if !matches!(acks, -1..=1) {
         return Some(error_response(req, ErrorCode::InvalidRequiredAcks));
     }
-    let _ = request;
     let now = now_ms();
     let mut appended = false;
     let responses = req

@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind,
 };
 use kafka_protocol::ErrorCode;
-use kafka_server::Request;
+use kafka_server::RequestContext;
 use kafka_storage::{LogConfig, TopicPartition};
 
 use super::BrokerState;
@@ -195,7 +195,7 @@ pub(super) fn create_topic(
 
 pub(super) fn create_topics(
     state: &BrokerState,
-    request: &Request,
+    request: &RequestContext,
     req: &CreateTopicsRequest,
 ) -> ResponseKind {
     let version = request.api_version;
@@ -483,7 +483,7 @@ fn describe_topic_entries(
 
 pub(super) fn describe_configs(
     state: &BrokerState,
-    request: &Request,
+    request: &RequestContext,
     req: &DescribeConfigsRequest,
 ) -> ResponseKind {
     let mut results: Vec<DescribeConfigsResult> = req

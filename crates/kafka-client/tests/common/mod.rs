@@ -270,7 +270,7 @@ fn serve(mut stream: TcpStream, id: i32, state: &Mutex<ClusterState>, stop: &Ato
                     ApiKey::ALL
                         .iter()
                         .map(|k| {
-                            let r = k.supported_versions();
+                            let r = k.valid_versions();
                             ApiVersion::default()
                                 .with_api_key(k.id())
                                 .with_min_version(r.min)

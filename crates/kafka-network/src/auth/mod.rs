@@ -36,9 +36,7 @@ pub use credentials::{
 };
 pub use mechanism::{SaslMechanism, ScramMechanism};
 pub use sasl_client::{SaslClientAuthenticator, SaslClientConfig};
-pub use sasl_server::{
-    default_api_versions_response, ApiVersionsSupplier, SaslServerAuthenticator, SaslServerConfig,
-};
+pub use sasl_server::{ApiVersionsSupplier, SaslServerAuthenticator, SaslServerConfig};
 
 /// The result of handling one received frame.
 #[derive(Debug, Default)]

@@ -135,7 +135,7 @@ impl SaslClientAuthenticator {
             Some(scram) => Box::new(ScramClient::new(scram, &config.username, &config.password)?),
             None => Box::new(PlainClient::new(&config.username, &config.password)?),
         };
-        let authenticate_max = ApiKey::SaslAuthenticate.supported_versions().max;
+        let authenticate_max = ApiKey::SaslAuthenticate.valid_versions().max;
         Ok(SaslClientAuthenticator {
             config,
             exchange,
@@ -247,7 +247,7 @@ impl SaslClientAuthenticator {
                 .find(|k| k.api_key == key.id())
                 .map(|k| (k.min_version, k.max_version))
         };
-        let ours = ApiKey::SaslHandshake.supported_versions();
+        let ours = ApiKey::SaslHandshake.valid_versions();
         let (min, max) = range_of(ApiKey::SaslHandshake).ok_or_else(|| {
             Error::IllegalSaslState("the broker does not support SaslHandshake".into())
         })?;
@@ -260,7 +260,7 @@ impl SaslClientAuthenticator {
         }
         self.handshake_version = version;
         self.authenticate_version = if version >= 1 {
-            let ours = ApiKey::SaslAuthenticate.supported_versions();
+            let ours = ApiKey::SaslAuthenticate.valid_versions();
             Some(match range_of(ApiKey::SaslAuthenticate) {
                 Some((_, max)) => max.clamp(ours.min, ours.max),
                 None => ours.min,
@@ -449,7 +449,10 @@ mod tests {
         );
         assert!(client.start(now()).is_err());
 
-        let versions = crate::auth::sasl_server::default_api_versions_response();
+        let versions = ApiVersionsResponse::default().with_api_keys(
+            crate::AdvertisedApis::new(ApiKey::ALL.into_iter().map(|k| (k, k.valid_versions())))
+                .entries(),
+        );
         let reply = encode_response(ApiKey::ApiVersions, 0, 0, &versions).unwrap();
         let step = client.handle_receive(reply, now()).unwrap();
         assert!(step.failure.is_none());

@@ -37,13 +37,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::header::peek_api_key_and_version;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{
     ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
     SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::{ApiKey, Decodable, ErrorCode, RequestHeader};
 
+use crate::api_versions::AdvertisedApis;
 use crate::auth::credentials::CredentialStore;
 use crate::auth::frames::encode_response;
 use crate::auth::mechanism::{SaslMechanism, ServerMechanism, ServerRejection, ServerStep};
@@ -60,29 +60,13 @@ pub const DEFAULT_SASL_SERVER_MAX_RECEIVE_SIZE: usize = 524_288;
 /// Gives the ApiVersions response for a request version (Kafka's `apiVersionSupplier`).
 pub type ApiVersionsSupplier = Arc<dyn Fn(i16) -> ApiVersionsResponse + Send + Sync>;
 
-/// One ApiVersions entry: `api_key` with the range the broker advertises.
-pub fn api_version_entry(api_key: ApiKey) -> ApiVersion {
-    let range = api_key.supported_versions();
-    ApiVersion::default()
-        .with_api_key(api_key.id())
-        .with_min_version(range.min)
-        .with_max_version(range.max)
-}
-
-/// The ApiVersions response that advertises every API in [`ApiKey::ALL`] with its
-/// [`ApiKey::supported_versions`] range: what a broker answers when it has nothing more
-/// specific.
-pub fn default_api_versions_response() -> ApiVersionsResponse {
-    ApiVersionsResponse::default()
-        .with_api_keys(ApiKey::ALL.into_iter().map(api_version_entry).collect())
-}
-
 /// What every SASL connection of a listener shares.
 #[derive(Clone)]
 pub struct SaslServerConfig {
     enabled_mechanisms: Vec<SaslMechanism>,
     credentials: Arc<dyn CredentialStore>,
     connections_max_reauth_ms: u64,
+    apis: AdvertisedApis,
     api_versions: ApiVersionsSupplier,
 }
 
@@ -98,12 +82,15 @@ impl fmt::Debug for SaslServerConfig {
 
 impl SaslServerConfig {
     /// `sasl.enabled.mechanisms` (duplicates dropped, order kept) checked against
-    /// `credentials`; no re-authentication limit (`connections.max.reauth.ms=0`); the
-    /// [`default_api_versions_response`]. Fails with [`Error::Config`] if no mechanism is
-    /// enabled.
+    /// `credentials`; no re-authentication limit (`connections.max.reauth.ms=0`); `apis`, the
+    /// broker's advertised versions, decide which ApiVersions, SaslHandshake and
+    /// SaslAuthenticate versions are accepted, and ApiVersions is answered with exactly those
+    /// ranges unless [`SaslServerConfig::with_api_versions`] says otherwise. Fails with
+    /// [`Error::Config`] if no mechanism is enabled.
     pub fn new(
         enabled_mechanisms: Vec<SaslMechanism>,
         credentials: Arc<dyn CredentialStore>,
+        apis: AdvertisedApis,
     ) -> Result<Self> {
         let mut mechanisms: Vec<SaslMechanism> = Vec::new();
         for mechanism in enabled_mechanisms {
@@ -114,11 +101,12 @@ impl SaslServerConfig {
         if mechanisms.is_empty() {
             return Err(Error::Config("no SASL mechanisms are enabled".into()));
         }
-        let default = default_api_versions_response();
+        let default = ApiVersionsResponse::default().with_api_keys(apis.entries());
         Ok(SaslServerConfig {
             enabled_mechanisms: mechanisms,
             credentials,
             connections_max_reauth_ms: 0,
+            apis,
             api_versions: Arc::new(move |_| default.clone()),
         })
     }
@@ -300,10 +288,16 @@ impl SaslServerAuthenticator {
     fn handle_api_versions(&mut self, header: &RequestHeader, mut body: Bytes) -> Result<AuthStep> {
         let version = header.request_api_version;
         let correlation_id = header.correlation_id;
-        if !ApiKey::ApiVersions.is_supported(version) {
+        if !self.config.apis.is_advertised(ApiKey::ApiVersions, version) {
             let response = ApiVersionsResponse::default()
                 .with_error_code(ErrorCode::UnsupportedVersion.code())
-                .with_api_keys(vec![api_version_entry(ApiKey::ApiVersions)]);
+                .with_api_keys(
+                    self.config
+                        .apis
+                        .entry(ApiKey::ApiVersions)
+                        .into_iter()
+                        .collect(),
+                );
             let frame = encode_response(ApiKey::ApiVersions, 0, correlation_id, &response)?;
             self.state = State::HandshakeOrVersions { first: false };
             return Ok(AuthStep::send(vec![frame]));
@@ -333,7 +327,11 @@ impl SaslServerAuthenticator {
 
     fn handle_handshake(&mut self, header: &RequestHeader, mut body: Bytes) -> Result<AuthStep> {
         let version = header.request_api_version;
-        if !ApiKey::SaslHandshake.is_supported(version) {
+        if !self
+            .config
+            .apis
+            .is_advertised(ApiKey::SaslHandshake, version)
+        {
             return Err(kafka_protocol::Error::UnsupportedVersion {
                 message: "SaslHandshakeRequest",
                 version,
@@ -387,7 +385,7 @@ impl SaslServerAuthenticator {
             ));
             // Kafka answers with the request's own error response; we can build it for the
             // two other SASL-phase APIs, and close silently otherwise.
-            let sends = illegal_state_response(api_key, &header, body)
+            let sends = illegal_state_response(&self.config.apis, api_key, &header, body)
                 .into_iter()
                 .collect();
             return Ok(AuthStep {
@@ -395,7 +393,11 @@ impl SaslServerAuthenticator {
                 failure: Some(error),
             });
         }
-        if !ApiKey::SaslAuthenticate.is_supported(version) {
+        if !self
+            .config
+            .apis
+            .is_advertised(ApiKey::SaslAuthenticate, version)
+        {
             return Err(kafka_protocol::Error::UnsupportedVersion {
                 message: "SaslAuthenticateRequest",
                 version,
@@ -495,13 +497,14 @@ impl SaslServerAuthenticator {
 /// The `ILLEGAL_SASL_STATE` response to an ApiVersions or SaslHandshake request that came
 /// while tokens were expected, if the request parses.
 fn illegal_state_response(
+    apis: &AdvertisedApis,
     api_key: ApiKey,
     header: &RequestHeader,
     mut body: Bytes,
 ) -> Option<Bytes> {
     let version = header.request_api_version;
     let code = ErrorCode::IllegalSaslState.code();
-    if !api_key.is_supported(version) {
+    if !apis.is_advertised(api_key, version) {
         return None;
     }
     match api_key {
@@ -603,10 +606,19 @@ mod tests {
     use crate::auth::credentials::InMemoryCredentialStore;
     use kafka_protocol::Encodable;
 
+    /// What a broker hands down: here every API with its codec range.
+    fn apis() -> AdvertisedApis {
+        AdvertisedApis::new(ApiKey::ALL.into_iter().map(|k| (k, k.valid_versions())))
+    }
+
+    fn default_api_versions_response() -> ApiVersionsResponse {
+        ApiVersionsResponse::default().with_api_keys(apis().entries())
+    }
+
     fn config(mechanisms: &[SaslMechanism]) -> Arc<SaslServerConfig> {
         let store = InMemoryCredentialStore::new();
         store.add_user("alice", "alice-secret").unwrap();
-        Arc::new(SaslServerConfig::new(mechanisms.to_vec(), Arc::new(store)).unwrap())
+        Arc::new(SaslServerConfig::new(mechanisms.to_vec(), Arc::new(store), apis()).unwrap())
     }
 
     fn new_server() -> SaslServerAuthenticator {
@@ -692,7 +704,7 @@ mod tests {
         let frame = Bytes::from_static(&[0, 18, 0, 9, 0, 0, 0, 3, 0, 1, b'c', 0, 0xde, 0xad]);
         let step = server.handle_receive(frame, now()).unwrap();
         assert!(step.failure.is_none());
-        let range = ApiKey::ApiVersions.supported_versions();
+        let range = apis().range(ApiKey::ApiVersions).unwrap();
         let expected: Vec<u8> = [
             &[0, 0, 0, 3, 0, 35, 0, 0, 0, 1, 0, 18][..],
             &range.min.to_be_bytes(),
@@ -828,7 +840,7 @@ mod tests {
     fn session_lifetime_is_reported_and_kept() {
         let store = InMemoryCredentialStore::new();
         store.add_user("alice", "alice-secret").unwrap();
-        let config = SaslServerConfig::new(vec![SaslMechanism::Plain], Arc::new(store))
+        let config = SaslServerConfig::new(vec![SaslMechanism::Plain], Arc::new(store), apis())
             .unwrap()
             .with_connections_max_reauth_ms(60_000);
         let mut server = SaslServerAuthenticator::new(Arc::new(config));
@@ -860,7 +872,7 @@ mod tests {
     fn config_needs_a_mechanism() {
         let store: Arc<dyn CredentialStore> = Arc::new(InMemoryCredentialStore::new());
         assert!(matches!(
-            SaslServerConfig::new(vec![], store.clone()),
+            SaslServerConfig::new(vec![], store.clone(), apis()),
             Err(Error::Config(_))
         ));
         let config = SaslServerConfig::new(
@@ -870,6 +882,7 @@ mod tests {
                 SaslMechanism::ScramSha512,
             ],
             store,
+            apis(),
         )
         .unwrap();
         assert_eq!(

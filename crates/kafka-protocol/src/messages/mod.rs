@@ -531,7 +531,6 @@ pub fn visit_all<V: crate::testing::MessageVisitor>(visitor: &mut V) {
 
 /// Any request body.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum RequestKind {
     /// A Produce request.
     Produce(ProduceRequest),

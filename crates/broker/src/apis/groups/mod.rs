@@ -1,8 +1,8 @@
 //! Consumer groups: FindCoordinator and the group APIs, served by the pure-logic
 //! `kafka-coordinator` behind one lock (group traffic is light and not on the data path).
 //!
-//! JoinGroup and SyncGroup that wait for a rebalance are parked by token with their
-//! `ResponseSender` and answered when the coordinator says so, from whichever thread moved the
+//! JoinGroup and SyncGroup that wait for a rebalance are parked by token (only their
+//! `Responder`) and answered when the coordinator says so, from whichever thread moved the
 //! group on (another member's request or the timer thread), without holding a handler thread.
 //! Every state change the coordinator wants to survive a restart is appended, before any
 //! response that depends on it is sent, to the internal log `__consumer_offsets-0`, and
@@ -21,14 +21,26 @@ use kafka_coordinator::{
 };
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, FindCoordinatorResponse, RequestKind, ResponseKind,
+    FindCoordinatorRequest, FindCoordinatorResponse, JoinGroupRequest, ResponseKind,
+    SyncGroupRequest,
 };
 use kafka_protocol::records::{RecordBatchBuilder, RecordBatches};
 use kafka_protocol::ErrorCode;
-use kafka_server::{Request, ResponseSender};
+use kafka_server::{RequestContext, Responder};
 use kafka_storage::{Log, LogManager, TopicPartition};
 
 use super::{now_ms, BrokerState};
+
+pub(super) mod delete_groups;
+pub(super) mod describe_groups;
+pub(super) mod heartbeat;
+pub(super) mod join_group;
+pub(super) mod leave_group;
+pub(super) mod list_groups;
+pub(super) mod offset_commit;
+pub(super) mod offset_delete;
+pub(super) mod offset_fetch;
+pub(super) mod sync_group;
 use crate::config::BrokerConfig;
 use crate::error::Result;
 
@@ -38,7 +50,8 @@ pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 #[derive(Debug)]
 struct Inner {
     coordinator: GroupCoordinator,
-    pending: HashMap<u64, (Request, ResponseSender)>,
+    /// Parked JoinGroup and SyncGroup requests: only their responders.
+    pending: HashMap<u64, Responder>,
     next_token: u64,
 }
 
@@ -152,14 +165,13 @@ impl GroupService {
             }
         }
         for (token, response) in inner.coordinator.take_ready() {
-            let Some((request, sender)) = inner.pending.remove(&token.0) else {
+            let Some(responder) = inner.pending.remove(&token.0) else {
                 continue;
             };
-            let body = match response {
+            responder.respond(match response {
                 DelayedResponse::JoinGroup(r) => ResponseKind::JoinGroup(r),
                 DelayedResponse::SyncGroup(r) => ResponseKind::SyncGroup(r),
-            };
-            send(&request, &body, &sender);
+            });
         }
     }
 
@@ -183,91 +195,80 @@ impl GroupService {
         Ok(())
     }
 
-    /// Serves a group API request.
-    pub fn handle(&self, request: Request, sender: &ResponseSender) {
+    /// JoinGroup: answered now, or parked (only its responder) until the rebalance moves on.
+    pub(crate) fn join_group(
+        &self,
+        context: &RequestContext,
+        req: &JoinGroupRequest,
+        responder: Responder,
+    ) {
+        let client = ClientInfo::new(
+            context.header.client_id.clone().unwrap_or_default(),
+            context
+                .client_address
+                .map(|a| format!("/{}", a.ip()))
+                .unwrap_or_default(),
+        );
+        let version = responder.api_version();
+        self.maybe_park(responder, |coordinator, now, token| {
+            match coordinator.join_group(now, token, &client, version, req) {
+                Reply::Now(r) => Reply::Now(ResponseKind::JoinGroup(r)),
+                Reply::Later => Reply::Later,
+            }
+        });
+    }
+
+    /// SyncGroup: answered now, or parked until the leader's assignment arrives.
+    pub(crate) fn sync_group(&self, req: &SyncGroupRequest, responder: Responder) {
+        let version = responder.api_version();
+        self.maybe_park(responder, |coordinator, now, token| {
+            match coordinator.sync_group(now, token, version, req) {
+                Reply::Now(r) => Reply::Now(ResponseKind::SyncGroup(r)),
+                Reply::Later => Reply::Later,
+            }
+        });
+    }
+
+    fn maybe_park(
+        &self,
+        mut responder: Responder,
+        f: impl FnOnce(&mut GroupCoordinator, u64, ResponseToken) -> Reply<ResponseKind>,
+    ) {
         let now = now_ms() as u64;
-        let version = request.api_version;
         let mut inner = self.lock();
-        let body: Option<ResponseKind> = match &request.body {
-            RequestKind::JoinGroup(r) => {
-                let token = inner.next_token;
-                inner.next_token += 1;
-                let client = ClientInfo::new(
-                    request.context.header.client_id.clone().unwrap_or_default(),
-                    request
-                        .context
-                        .client_address
-                        .map(|a| format!("/{}", a.ip()))
-                        .unwrap_or_default(),
-                );
-                match inner
-                    .coordinator
-                    .join_group(now, ResponseToken(token), &client, version, r)
-                {
-                    Reply::Now(resp) => Some(ResponseKind::JoinGroup(resp)),
-                    Reply::Later => {
-                        let mut parked = park(request);
-                        parked.times.api_local_complete = Some(std::time::Instant::now());
-                        inner.pending.insert(token, (parked, sender.clone()));
-                        self.settle(&mut inner);
-                        drop(inner);
-                        self.wakeup.notify_one();
-                        return;
-                    }
-                }
+        let token = inner.next_token;
+        inner.next_token += 1;
+        let reply = f(&mut inner.coordinator, now, ResponseToken(token));
+        let answer = match reply {
+            Reply::Now(body) => Some((body, responder)),
+            Reply::Later => {
+                responder.park();
+                inner.pending.insert(token, responder);
+                None
             }
-            RequestKind::SyncGroup(r) => {
-                let token = inner.next_token;
-                inner.next_token += 1;
-                match inner
-                    .coordinator
-                    .sync_group(now, ResponseToken(token), version, r)
-                {
-                    Reply::Now(resp) => Some(ResponseKind::SyncGroup(resp)),
-                    Reply::Later => {
-                        let mut parked = park(request);
-                        parked.times.api_local_complete = Some(std::time::Instant::now());
-                        inner.pending.insert(token, (parked, sender.clone()));
-                        self.settle(&mut inner);
-                        drop(inner);
-                        self.wakeup.notify_one();
-                        return;
-                    }
-                }
-            }
-            RequestKind::Heartbeat(r) => Some(ResponseKind::Heartbeat(
-                inner.coordinator.heartbeat(now, version, r),
-            )),
-            RequestKind::LeaveGroup(r) => Some(ResponseKind::LeaveGroup(
-                inner.coordinator.leave_group(now, version, r),
-            )),
-            RequestKind::DescribeGroups(r) => Some(ResponseKind::DescribeGroups(
-                inner.coordinator.describe_groups(version, r),
-            )),
-            RequestKind::ListGroups(r) => Some(ResponseKind::ListGroups(
-                inner.coordinator.list_groups(version, r),
-            )),
-            RequestKind::DeleteGroups(r) => Some(ResponseKind::DeleteGroups(
-                inner.coordinator.delete_groups(now, version, r),
-            )),
-            RequestKind::OffsetCommit(r) => Some(ResponseKind::OffsetCommit(
-                inner.coordinator.offset_commit(now, version, r),
-            )),
-            RequestKind::OffsetFetch(r) => Some(ResponseKind::OffsetFetch(
-                inner.coordinator.offset_fetch(version, r),
-            )),
-            RequestKind::OffsetDelete(r) => Some(ResponseKind::OffsetDelete(
-                inner.coordinator.offset_delete(now, version, r),
-            )),
-            _ => None,
         };
         self.settle(&mut inner);
         drop(inner);
         self.wakeup.notify_one();
-        match body {
-            Some(b) => send(&request, &b, sender),
-            None => sender.send(request.close_connection()),
+        if let Some((body, responder)) = answer {
+            responder.respond(body);
         }
+    }
+
+    /// Any other group API: computed under the lock, its records persisted, then answered.
+    pub(crate) fn serve(
+        &self,
+        responder: Responder,
+        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> ResponseKind,
+    ) {
+        let now = now_ms() as u64;
+        let version = responder.api_version();
+        let mut inner = self.lock();
+        let body = f(&mut inner.coordinator, now, version);
+        self.settle(&mut inner);
+        drop(inner);
+        self.wakeup.notify_one();
+        responder.respond(body);
     }
 
     /// The timer loop: runs the coordinator's deadlines (session and rebalance timeouts,
@@ -298,33 +299,17 @@ impl GroupService {
     }
 }
 
-/// A parked request keeps what its response needs, not its body.
-fn park(mut request: Request) -> Request {
-    request.body = RequestKind::ApiVersions(Default::default());
-    request
-}
-
-fn send(request: &Request, body: &ResponseKind, sender: &ResponseSender) {
-    match request.respond(body) {
-        Ok(r) => sender.send(r),
-        Err(e) => {
-            tracing::error!(api = request.api_key.name(), error = %e, "encoding a group response failed");
-            sender.send(request.close_connection());
-        }
-    }
-}
-
 /// FindCoordinator: this broker coordinates every group; transactions are not served.
-pub(super) fn find_coordinator(
+pub(crate) fn find_coordinator(
     state: &BrokerState,
-    request: &Request,
+    request: &RequestContext,
     req: &FindCoordinatorRequest,
 ) -> ResponseKind {
     let node = state.meta.node_id;
     let endpoints = state.endpoints();
     let endpoint = endpoints
         .iter()
-        .find(|e| e.listener == request.context.listener)
+        .find(|e| e.listener == *request.listener)
         .or_else(|| endpoints.first());
     let answer = |key: &str| -> Coordinator {
         let c = Coordinator::default().with_key(key.to_string());

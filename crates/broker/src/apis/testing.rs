@@ -1,0 +1,129 @@
+//! A harness that drives the API handlers through [`super::dispatch`] with a temporary log
+//! directory and capturing responders: no sockets, no threads but the fetch purgatory's.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::RequestHeader;
+use kafka_server::{Captured, RequestContext, Responder, ResponseCapture};
+use kafka_storage::LogManager;
+
+use super::{dispatch, BrokerState, FetchPurgatory, GroupService, ProducerIdManager};
+use crate::config::BrokerConfig;
+use crate::metadata::{load_or_create_meta, TopicRegistry};
+
+/// How long a test waits for an answer that should come.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// A broker's state over a fresh directory, with its fetch purgatory running.
+pub(crate) struct Harness {
+    pub(crate) state: Arc<BrokerState>,
+    dir: PathBuf,
+    purgatory: Option<JoinHandle<()>>,
+}
+
+impl Harness {
+    /// A broker with default settings plus `overrides`.
+    pub(crate) fn new(overrides: &[(&str, &str)]) -> Harness {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "broker-apis-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        let mut values = BTreeMap::new();
+        values.insert("log.dirs".to_string(), dir.display().to_string());
+        values.insert(
+            "listeners".to_string(),
+            "PLAINTEXT://127.0.0.1:0".to_string(),
+        );
+        for (k, v) in overrides {
+            values.insert((*k).to_string(), (*v).to_string());
+        }
+        let config = BrokerConfig::new(values).expect("configuration");
+        let logs = Arc::new(
+            LogManager::open(
+                std::slice::from_ref(&dir),
+                config.log_config().expect("log config"),
+            )
+            .expect("log manager"),
+        );
+        let state = Arc::new(BrokerState {
+            producers: ProducerIdManager::load(&dir).expect("producer ids"),
+            purgatory: Arc::new(FetchPurgatory::default()),
+            fetch_sessions: Default::default(),
+            groups: GroupService::load(&config, &logs).expect("groups"),
+            meta: load_or_create_meta(&dir, config.node_id(), None).expect("meta"),
+            topics: TopicRegistry::load(&dir).expect("topics"),
+            logs,
+            configured_endpoints: vec![super::Endpoint {
+                listener: "PLAINTEXT".into(),
+                host: "localhost".into(),
+                port: 9092,
+            }],
+            bound_endpoints: std::sync::OnceLock::new(),
+            config,
+        });
+        let purgatory_state = Arc::clone(&state);
+        let purgatory = std::thread::spawn(move || {
+            purgatory_state.purgatory.run(&purgatory_state);
+        });
+        Harness {
+            state,
+            dir,
+            purgatory: Some(purgatory),
+        }
+    }
+
+    /// A context for `body` at `version`, as a Processor would build it.
+    pub(crate) fn context(body: &RequestKind, version: i16) -> RequestContext {
+        let key = body.api_key();
+        let header = RequestHeader::default()
+            .with_request_api_key(key.id())
+            .with_request_api_version(version)
+            .with_correlation_id(7)
+            .with_client_id(Some("harness".into()));
+        RequestContext::detached(key, version, header)
+    }
+
+    /// Dispatches `body` at `version`; the capture says what the handler did, now or later.
+    pub(crate) fn send(&self, version: i16, body: RequestKind) -> ResponseCapture {
+        let context = Self::context(&body, version);
+        let (responder, capture) = Responder::capture(&context);
+        dispatch(&self.state, &context, body, responder);
+        capture
+    }
+
+    /// Dispatches `body` and waits for what the handler did.
+    pub(crate) fn call(&self, version: i16, body: RequestKind) -> Captured {
+        self.send(version, body)
+            .wait(WAIT)
+            .expect("the handler answered in time")
+    }
+
+    /// Dispatches `body` and returns the response body it answered with.
+    pub(crate) fn respond(&self, version: i16, body: RequestKind) -> ResponseKind {
+        match self.call(version, body) {
+            Captured::Response(r) => r,
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.state.purgatory.shutdown();
+        self.state.groups.shutdown();
+        if let Some(p) = self.purgatory.take() {
+            let _ = p.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
