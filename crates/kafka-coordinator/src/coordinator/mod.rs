@@ -7,7 +7,9 @@
 //! - `membership`: JoinGroup, SyncGroup, Heartbeat, LeaveGroup and the rebalance timers
 //!   (sessions, join and sync timeouts, the initial delay);
 //! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete, offset expiration and the replay of
-//!   offset records.
+//!   offset records;
+//! - `write`: persistence as a step of the contract ([`PendingWrite`], undoing a write that
+//!   failed, [`WriteFailure`]).
 
 mod membership;
 mod offsets;
