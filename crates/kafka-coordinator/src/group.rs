@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::{Decodable, ErrorCode};
 
 use crate::config::CoordinatorConfig;
+use crate::coordinator::Undo;
 use crate::record::{CoordinatorRecord, MemberRecord};
 use crate::{DelayedResponse, ResponseToken};
 
@@ -52,11 +53,15 @@ pub(crate) struct Waiter {
     pub(crate) version: i16,
 }
 
-/// What the caller is given later: the ready responses and the records to persist.
+/// What the caller is given later: the ready responses and the records to persist, with
+/// what the records changed (to undo if they are not stored) and the responses that must
+/// wait for them.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
     pub(crate) ready: Vec<(ResponseToken, DelayedResponse)>,
     pub(crate) records: Vec<CoordinatorRecord>,
+    pub(crate) undo: Vec<Undo>,
+    pub(crate) held: Vec<(ResponseToken, DelayedResponse)>,
 }
 
 #[derive(Debug, Clone)]
@@ -437,26 +442,37 @@ impl Group {
         }
     }
 
-    /// The leader's assignments arrived: hand them out and become Stable.
+    /// The leader's assignments arrived: store them (a group metadata record) and hand them
+    /// out, holding the responses until the record is stored.
     pub(crate) fn set_and_propagate_assignment(
         &mut self,
         assignments: &BTreeMap<String, Bytes>,
         fx: &mut Effects,
         now: u64,
     ) {
-        let protocol_type = self.protocol_type.clone();
-        let protocol_name = self.protocol_name.clone();
         for m in self.members.values_mut() {
             m.assignment = assignments.get(&m.id).cloned().unwrap_or_default();
+        }
+        fx.records.push(self.metadata_record());
+        let protocol_type = self.protocol_type.clone();
+        let protocol_name = self.protocol_name.clone();
+        let mut tokens = Vec::new();
+        for m in self.members.values_mut() {
             if let Some(w) = m.awaiting_sync.take() {
                 let mut r = SyncGroupResponse::default();
                 r.protocol_type = protocol_type.clone();
                 r.protocol_name = protocol_name.clone();
                 r.assignment = m.assignment.clone();
-                fx.ready.push((w.token, DelayedResponse::SyncGroup(r)));
+                fx.held.push((w.token, DelayedResponse::SyncGroup(r)));
+                tokens.push(w.token);
                 m.heartbeat_deadline = Some(after(now, m.session_timeout_ms));
             }
         }
+        fx.undo.push(Undo::Assignment {
+            group_id: self.id.clone(),
+            generation: self.generation,
+            tokens,
+        });
     }
 
     /// Completes the join phase at once if every member has joined (not during the initial

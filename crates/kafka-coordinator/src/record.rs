@@ -1,7 +1,9 @@
 //! [`CoordinatorRecord`]: the state changes the broker must persist, and their binary format.
 //!
 //! The coordinator emits a record for every change that must survive a restart (see
-//! [`crate::GroupCoordinator::take_records`]); the broker appends them to its log and, at
+//! [`crate::GroupCoordinator::take_records`]); the broker appends them to its log, reports
+//! whether that worked ([`crate::GroupCoordinator::write_completed`] or
+//! [`crate::GroupCoordinator::write_failed`]) and, at
 //! start-up, feeds them back in log order to [`crate::GroupCoordinator::replay`]. Later records
 //! win over earlier ones for the same key ([`CoordinatorRecord::key`]), so a compacted log keeps
 //! exactly what replay needs.

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ErrorCode;
 
+use super::write::{StaticMemberUndo, Undo};
 use super::{after, ClientInfo, DelayedResponse, GroupCoordinator, Reply, ResponseToken};
 use crate::config::CoordinatorConfig;
 use crate::group::{
@@ -281,10 +282,6 @@ impl GroupCoordinator {
                         .filter(|a| group.members.contains_key(&a.member_id))
                         .map(|a| (a.member_id.clone(), a.assignment.clone()))
                         .collect();
-                    for m in group.members.values_mut() {
-                        m.assignment = assignments.get(&m.id).cloned().unwrap_or_default();
-                    }
-                    fx.records.push(group.metadata_record());
                     group.set_and_propagate_assignment(&assignments, fx, now);
                     group.transition(GroupState::Stable, now);
                     tracing::info!(group = %group.id, generation = group.generation, "group stable");
@@ -292,6 +289,35 @@ impl GroupCoordinator {
                 Reply::Later
             }
         }
+    }
+
+    /// Kafka's revert when a static member's new id is not stored: the member gets its old
+    /// id, protocols and timeouts back (its JoinGroup answer carries the error).
+    pub(super) fn undo_static_member(&mut self, u: StaticMemberUndo) {
+        let Some(group) = self.groups.get_mut(&u.group_id) else {
+            return;
+        };
+        let Some(mut member) = group.members.remove(&u.new_id) else {
+            return;
+        };
+        tracing::warn!(group = %group.id, new = %u.new_id, old = %u.old_id, "static member's new id not stored; reverting to the old id");
+        member.id = u.old_id.clone();
+        member.protocols = u.protocols;
+        member.rebalance_timeout_ms = u.rebalance_timeout_ms;
+        member.session_timeout_ms = u.session_timeout_ms;
+        member.awaiting_join = None;
+        if u.was_leader || group.is_leader(&u.new_id) {
+            group.leader = Some(u.old_id.clone());
+        }
+        if group.pending_sync.remove(&u.new_id) {
+            group.pending_sync.insert(u.old_id.clone());
+        }
+        if let Some(instance) = &member.instance_id {
+            group
+                .static_members
+                .insert(instance.clone(), u.old_id.clone());
+        }
+        group.members.insert(u.old_id, member);
     }
 
     // ---------------------------------------------------------------- Heartbeat
@@ -578,8 +604,14 @@ fn update_static_member(
         ));
     }
     tracing::info!(group = %group.id, old = %old_id, new = %new_id, "static member rejoins with a new member id");
+    let was_leader = group.is_leader(old_id);
+    let previous = (
+        member.protocols.clone(),
+        member.rebalance_timeout_ms,
+        member.session_timeout_ms,
+    );
     member.id = new_id.clone();
-    if group.is_leader(old_id) {
+    if was_leader {
         group.leader = Some(new_id.clone());
     }
     if group.pending_sync.remove(old_id) {
@@ -599,6 +631,16 @@ fn update_static_member(
                 // Same selected protocol: persist the new member id and hand back the
                 // current generation; the member syncs to get its unchanged assignment.
                 fx.records.push(group.metadata_record());
+                let (protocols, rebalance_timeout_ms, session_timeout_ms) = previous;
+                fx.undo.push(Undo::StaticMember(Box::new(StaticMemberUndo {
+                    group_id: group.id.clone(),
+                    old_id: old_id.to_owned(),
+                    new_id: new_id.clone(),
+                    was_leader,
+                    protocols,
+                    rebalance_timeout_ms,
+                    session_timeout_ms,
+                })));
                 let is_leader = group.is_leader(&new_id);
                 let skip = is_leader && version >= 9;
                 let mut r = group.join_response(version, &new_id, skip, skip);

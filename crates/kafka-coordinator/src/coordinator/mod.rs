@@ -7,10 +7,13 @@
 //! - `membership`: JoinGroup, SyncGroup, Heartbeat, LeaveGroup and the rebalance timers
 //!   (sessions, join and sync timeouts, the initial delay);
 //! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete, offset expiration and the replay of
-//!   offset records.
+//!   offset records;
+//! - `write`: persistence as a step of the contract ([`PendingWrite`], undoing a write that
+//!   failed, [`WriteFailure`]).
 
 mod membership;
 mod offsets;
+mod write;
 
 use std::collections::HashMap;
 
@@ -28,6 +31,8 @@ use crate::group::{Effects, Group, GroupState, Member, OffsetEntry};
 use crate::record::CoordinatorRecord;
 
 pub use membership::subscription_topics;
+pub(crate) use write::Undo;
+pub use write::{PendingWrite, WriteFailure};
 
 /// The caller's handle for a request whose response comes later (JoinGroup, SyncGroup).
 /// The caller chooses the value (e.g. connection id and correlation id packed together) and
@@ -125,13 +130,6 @@ impl GroupCoordinator {
     /// every request and every [`GroupCoordinator::poll`].
     pub fn take_ready(&mut self) -> Vec<(ResponseToken, DelayedResponse)> {
         std::mem::take(&mut self.fx.ready)
-    }
-
-    /// The records to persist, in order. The broker appends them to its log (and waits for
-    /// them to be durable, if it promises that) before sending the responses produced by the
-    /// same call.
-    pub fn take_records(&mut self) -> Vec<CoordinatorRecord> {
-        std::mem::take(&mut self.fx.records)
     }
 
     /// The earliest time at which [`GroupCoordinator::poll`] has work to do.
@@ -424,13 +422,14 @@ impl GroupCoordinator {
                     Some(g) if !g.is(GroupState::Empty) => ErrorCode::NonEmptyGroup,
                     Some(_) => {
                         if let Some(g) = self.groups.remove(id) {
-                            for (topic, partition) in g.offsets.into_keys() {
+                            for (topic, partition) in g.offsets.keys() {
                                 self.fx.records.push(CoordinatorRecord::OffsetTombstone {
                                     group_id: id.clone(),
-                                    topic,
-                                    partition,
+                                    topic: topic.clone(),
+                                    partition: *partition,
                                 });
                             }
+                            self.fx.undo.push(Undo::RemovedGroup(Box::new(g)));
                         }
                         self.fx.records.push(CoordinatorRecord::GroupTombstone {
                             group_id: id.clone(),

@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ErrorCode;
 
-use super::GroupCoordinator;
+use super::{GroupCoordinator, Undo};
 use crate::group::{now_ts, Group, GroupState, OffsetEntry, CONSUMER_PROTOCOL_TYPE};
 use crate::record::CoordinatorRecord;
 
@@ -46,7 +46,13 @@ impl GroupCoordinator {
         let mut dead = Vec::new();
         for g in self.groups.values_mut() {
             for (topic, partition) in g.expired_offsets(now_ts(now), retention) {
-                g.offsets.remove(&(topic.clone(), partition));
+                let key = (topic.clone(), partition);
+                let previous = g.offsets.remove(&key);
+                self.fx.undo.push(Undo::Offset {
+                    group_id: g.id.clone(),
+                    key,
+                    previous,
+                });
                 self.fx.records.push(CoordinatorRecord::OffsetTombstone {
                     group_id: g.id.clone(),
                     topic,
@@ -58,7 +64,9 @@ impl GroupCoordinator {
             }
         }
         for id in dead {
-            self.groups.remove(&id);
+            if let Some(g) = self.groups.remove(&id) {
+                self.fx.undo.push(Undo::RemovedGroup(Box::new(g)));
+            }
             self.fx
                 .records
                 .push(CoordinatorRecord::GroupTombstone { group_id: id });
@@ -109,10 +117,14 @@ impl GroupCoordinator {
         }
         let group = match self.groups.get_mut(&req.group_id) {
             Some(g) => g,
-            None if generation < 0 => self
-                .groups
-                .entry(req.group_id.clone())
-                .or_insert_with(|| Group::new(&req.group_id, now)),
+            None if generation < 0 => {
+                self.fx.undo.push(Undo::CreatedGroup {
+                    group_id: req.group_id.clone(),
+                });
+                self.groups
+                    .entry(req.group_id.clone())
+                    .or_insert_with(|| Group::new(&req.group_id, now))
+            }
             None if version >= 9 => return all(ErrorCode::GroupIdNotFound),
             None => return all(ErrorCode::IllegalGeneration),
         };
@@ -151,9 +163,13 @@ impl GroupCoordinator {
                 commit_timestamp,
                 expire_timestamp: expire,
             };
-            group
-                .offsets
-                .insert((topic.to_owned(), p.partition_index), entry);
+            let key = (topic.to_owned(), p.partition_index);
+            let previous = group.offsets.insert(key.clone(), entry);
+            fx.undo.push(Undo::Offset {
+                group_id: group.id.clone(),
+                key,
+                previous,
+            });
             fx.records.push(CoordinatorRecord::OffsetCommit {
                 group_id: group.id.clone(),
                 topic: topic.to_owned(),
@@ -331,11 +347,13 @@ impl GroupCoordinator {
                 let code = if subscribed {
                     ErrorCode::GroupSubscribedToTopic
                 } else {
-                    if group
-                        .offsets
-                        .remove(&(t.name.clone(), p.partition_index))
-                        .is_some()
-                    {
+                    let key = (t.name.clone(), p.partition_index);
+                    if let Some(previous) = group.offsets.remove(&key) {
+                        self.fx.undo.push(Undo::Offset {
+                            group_id: group.id.clone(),
+                            key,
+                            previous: Some(previous),
+                        });
                         self.fx.records.push(CoordinatorRecord::OffsetTombstone {
                             group_id: group.id.clone(),
                             topic: t.name.clone(),
@@ -356,7 +374,9 @@ impl GroupCoordinator {
             && group.pending_members.is_empty()
         {
             let id = group.id.clone();
-            self.groups.remove(&id);
+            if let Some(g) = self.groups.remove(&id) {
+                self.fx.undo.push(Undo::RemovedGroup(Box::new(g)));
+            }
             self.fx
                 .records
                 .push(CoordinatorRecord::GroupTombstone { group_id: id });

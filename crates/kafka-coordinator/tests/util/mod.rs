@@ -4,7 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_coordinator::{
     ClientInfo, CoordinatorConfig, CoordinatorRecord, DelayedResponse, GroupCoordinator, Reply,
-    ResponseToken,
+    ResponseToken, WriteFailure,
 };
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
@@ -52,7 +52,12 @@ pub struct Harness {
     pub now: u64,
     next_token: u64,
     pub ready: Vec<(ResponseToken, DelayedResponse)>,
+    /// The records stored (appended successfully).
     pub records: Vec<CoordinatorRecord>,
+    /// When set, every write fails with this append error (a full or read-only log).
+    pub fail_writes: Option<ErrorCode>,
+    /// The outcome of the last failed write.
+    pub last_failure: Option<WriteFailure>,
 }
 
 impl Harness {
@@ -67,12 +72,24 @@ impl Harness {
             next_token: 1,
             ready: Vec::new(),
             records: Vec::new(),
+            fail_writes: None,
+            last_failure: None,
         }
     }
 
+    /// As the broker does after every call: persist the records, report the outcome, then
+    /// collect the responses that are ready.
     pub fn drain(&mut self) {
+        if let Some(write) = self.coord.take_records() {
+            match self.fail_writes {
+                None => {
+                    self.records.extend(write.records().iter().cloned());
+                    self.coord.write_completed(write);
+                }
+                Some(e) => self.last_failure = Some(self.coord.write_failed(write, e, self.now)),
+            }
+        }
         self.ready.extend(self.coord.take_ready());
-        self.records.extend(self.coord.take_records());
     }
 
     /// Moves simulated time forward, firing timers on the way as a broker would.

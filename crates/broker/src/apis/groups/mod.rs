@@ -6,7 +6,9 @@
 //! group on (another member's request or the timer thread), without holding a handler thread.
 //! Every state change the coordinator wants to survive a restart is appended, before any
 //! response that depends on it is sent, to the internal log `__consumer_offsets-0`, and
-//! replayed from it at start-up.
+//! replayed from it at start-up. An append that fails (a full or failing disk, a batch over
+//! `max.message.bytes`) is reported to the coordinator, which undoes what it changed; the
+//! responses that depended on it answer the mapped error, never success.
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
@@ -17,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_coordinator::{
     ClientInfo, CoordinatorConfig, CoordinatorRecord, DelayedResponse, GroupCoordinator, Reply,
-    ResponseToken,
+    ResponseToken, WriteFailure,
 };
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
@@ -155,13 +157,20 @@ impl GroupService {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends the coordinator's new records and flushes them; then answers parked requests
-    /// the coordinator released. Called with the lock held so records stay in order.
-    fn settle(&self, inner: &mut Inner) {
-        let records = inner.coordinator.take_records();
-        if !records.is_empty() {
-            if let Err(e) = self.persist(&records) {
-                tracing::error!(error = %e, "persisting coordinator records failed");
+    /// Appends the coordinator's new records and flushes them, reports the outcome to the
+    /// coordinator (which undoes a failed write), then answers parked requests the
+    /// coordinator released. Called with the lock held so records stay in order. Returns how
+    /// a failed write rewrites the immediate response of the call that made it.
+    fn settle(&self, inner: &mut Inner) -> Option<WriteFailure> {
+        let mut failure = None;
+        if let Some(write) = inner.coordinator.take_records() {
+            match self.persist(write.records()) {
+                Ok(()) => inner.coordinator.write_completed(write),
+                Err(e) => {
+                    let code = append_error_code(&e);
+                    tracing::error!(error = %e, ?code, "persisting coordinator records failed; answering with an error");
+                    failure = Some(inner.coordinator.write_failed(write, code, now_ms() as u64));
+                }
             }
         }
         for (token, response) in inner.coordinator.take_ready() {
@@ -173,6 +182,7 @@ impl GroupService {
                 DelayedResponse::SyncGroup(r) => ResponseKind::SyncGroup(r),
             });
         }
+        failure
     }
 
     fn persist(&self, records: &[CoordinatorRecord]) -> Result<()> {
@@ -247,10 +257,13 @@ impl GroupService {
                 None
             }
         };
-        self.settle(&mut inner);
+        let failure = self.settle(&mut inner);
         drop(inner);
         self.wakeup.notify_one();
-        if let Some((body, responder)) = answer {
+        if let Some((mut body, responder)) = answer {
+            if let Some(f) = failure {
+                f.fail_response(&mut body);
+            }
             responder.respond(body);
         }
     }
@@ -261,14 +274,27 @@ impl GroupService {
         responder: Responder,
         f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> ResponseKind,
     ) {
+        let body = self.compute(responder.api_version(), f);
+        responder.respond(body);
+    }
+
+    /// The answer of a group API that never parks: a write that fails to persist turns what
+    /// it would have acknowledged into errors.
+    fn compute(
+        &self,
+        version: i16,
+        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> ResponseKind,
+    ) -> ResponseKind {
         let now = now_ms() as u64;
-        let version = responder.api_version();
         let mut inner = self.lock();
-        let body = f(&mut inner.coordinator, now, version);
-        self.settle(&mut inner);
+        let mut body = f(&mut inner.coordinator, now, version);
+        let failure = self.settle(&mut inner);
         drop(inner);
         self.wakeup.notify_one();
-        responder.respond(body);
+        if let Some(f) = failure {
+            f.fail_response(&mut body);
+        }
+        body
     }
 
     /// The timer loop: runs the coordinator's deadlines (session and rebalance timeouts,
@@ -296,6 +322,16 @@ impl GroupService {
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Release);
         self.wakeup.notify_all();
+    }
+}
+
+/// The Kafka error code of a failed coordinator append: storage errors as a produce would
+/// get them; anything else (a record that does not encode) is the broker's own fault.
+fn append_error_code(e: &crate::Error) -> ErrorCode {
+    match e {
+        crate::Error::Storage(e) => super::errors::storage_error_code(e),
+        crate::Error::Io(_) => ErrorCode::KafkaStorageError,
+        _ => ErrorCode::UnknownServerError,
     }
 }
 
@@ -344,5 +380,100 @@ pub(crate) fn find_coordinator(
                 .with_host(c.host)
                 .with_port(c.port),
         )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{OffsetCommitRequest, OffsetFetchRequest};
+
+    use super::*;
+
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn open(dir: &TempDir) -> (GroupService, LogManager) {
+        let mut values = BTreeMap::new();
+        values.insert("log.dirs".to_owned(), dir.0.display().to_string());
+        let config = BrokerConfig::new(values).unwrap();
+        let logs = LogManager::open(&config.log_dirs(), config.log_config().unwrap()).unwrap();
+        (GroupService::load(&config, &logs).unwrap(), logs)
+    }
+
+    fn commit(svc: &GroupService, offset: i64, metadata: &str) -> Vec<i16> {
+        let partitions = (0..300)
+            .map(|p| {
+                OffsetCommitRequestPartition::default()
+                    .with_partition_index(p)
+                    .with_committed_offset(offset)
+                    .with_committed_metadata(Some(metadata.to_owned()))
+            })
+            .collect();
+        let req = OffsetCommitRequest::default()
+            .with_group_id("g".to_owned())
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name("t".to_owned())
+                .with_partitions(partitions)]);
+        match svc.compute(8, |c, now, v| {
+            ResponseKind::OffsetCommit(c.offset_commit(now, v, &req))
+        }) {
+            ResponseKind::OffsetCommit(r) => r
+                .topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+                .collect(),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    fn committed(svc: &GroupService) -> Vec<i64> {
+        let req = OffsetFetchRequest::default()
+            .with_group_id("g".to_owned())
+            .with_topics(None);
+        match svc.compute(7, |c, _, v| ResponseKind::OffsetFetch(c.offset_fetch(v, &req))) {
+            ResponseKind::OffsetFetch(r) => r
+                .topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.committed_offset))
+                .collect(),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// A commit whose records the group log refuses (together larger than
+    /// `max.message.bytes`) answers Kafka's INVALID_COMMIT_OFFSET_SIZE on every partition,
+    /// and neither OffsetFetch nor a restart shows it.
+    #[test]
+    fn commit_the_log_refuses_is_not_acknowledged() {
+        let dir = TempDir(std::env::temp_dir().join(format!(
+            "broker-groups-{}-{}",
+            std::process::id(),
+            now_ms()
+        )));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        {
+            let (svc, _logs) = open(&dir);
+            assert_eq!(commit(&svc, 5, "m"), vec![0; 300]);
+            assert_eq!(
+                commit(&svc, 9, &"x".repeat(4000)),
+                vec![ErrorCode::InvalidCommitOffsetSize.code(); 300]
+            );
+            assert_eq!(committed(&svc), vec![5; 300]);
+        }
+        let (svc, _logs) = open(&dir);
+        assert_eq!(committed(&svc), vec![5; 300], "after a restart");
     }
 }
