@@ -74,6 +74,7 @@ pub struct Selector {
     connected: Vec<ConnectionId>,
     disconnected: Vec<(ConnectionId, DisconnectReason)>,
     next_idle_check: Option<Instant>,
+    file_bytes_copied: u64,
 }
 
 impl Selector {
@@ -101,6 +102,7 @@ impl Selector {
             connected: Vec::new(),
             disconnected: Vec::new(),
             next_idle_check: None,
+            file_bytes_copied: 0,
         })
     }
 
@@ -232,6 +234,12 @@ impl Selector {
     /// Receives completed by the last poll.
     pub fn completed_receives(&mut self) -> std::vec::Drain<'_, (ConnectionId, Bytes)> {
         self.completed_receives.drain(..)
+    }
+
+    /// File-region bytes that sends on this selector's channels read into memory since it
+    /// was created (TLS channels); zero while every file part went out with `sendfile`.
+    pub fn file_bytes_copied(&self) -> u64 {
+        self.file_bytes_copied
     }
 
     /// Sends completed by the last poll.
@@ -380,7 +388,9 @@ impl Selector {
             }
         }
         let was_ready = channel.ready();
-        match channel.poll_io(&pool, now) {
+        let io = channel.poll_io(&pool, now);
+        self.file_bytes_copied += channel.take_file_bytes_copied();
+        match io {
             Ok(progress) => {
                 let id = channel.id().to_string();
                 if progress.receive.is_some() || progress.send_completed || progress.became_ready {
