@@ -61,13 +61,12 @@ mod quotas;
 mod request;
 mod request_channel;
 mod socket_server;
-pub mod splice;
 
 pub use config::{ListenerConfig, SocketServerConfig};
 pub use error::{Error, Result};
 pub use handler::{RequestHandler, ResponseSender};
 pub use quotas::{ConnectionQuotas, QuotaViolation};
 pub use request::{
-    encode_response, Request, RequestContext, RequestTimes, Response, ResponseAction,
+    encode_response, encode_response_parts, Request, RequestContext, RequestTimes, Response, ResponseAction,
 };
 pub use socket_server::{ChannelBuilderFactory, SocketServer};

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use kafka_network::{KafkaPrincipal, SendPart};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::records::{InlineSize, PartsWriter};
 use kafka_protocol::{ApiKey, Encodable, RequestHeader, ResponseHeader};
 
 use crate::error::Result;
@@ -113,37 +114,16 @@ impl Request {
         }
     }
 
-    /// Encodes `body` with the right response header for this request.
+    /// Encodes `body` with the right response header for this request. `records` fields
+    /// that are file regions become parts of their own, sent with `sendfile` on plaintext.
     pub fn respond(&self, body: &ResponseKind) -> Result<Response> {
-        let payload = encode_response(
+        let parts = encode_response_parts(
             self.api_key,
             self.api_version,
             self.context.header.correlation_id,
             body,
         )?;
-        Ok(self.response(ResponseAction::Send(vec![SendPart::Bytes(payload)])))
-    }
-
-    /// Encodes `body`, sending the regions `files` stands for straight from their files
-    /// (`sendfile` on plaintext) instead of copying them.
-    pub fn respond_with_files(
-        &self,
-        body: &ResponseKind,
-        files: &crate::splice::FileRecords,
-    ) -> Result<Response> {
-        if files.is_empty() {
-            return self.respond(body);
-        }
-        let header =
-            ResponseHeader::default().with_correlation_id(self.context.header.correlation_id);
-        let header_version = self.api_key.response_header_version(self.api_version);
-        let mut writer = crate::splice::FrameWriter::new(files, 4096);
-        header
-            .encode(&mut writer, header_version)
-            .map_err(kafka_network::Error::from)?;
-        body.encode(&mut writer, self.api_version)
-            .map_err(kafka_network::Error::from)?;
-        Ok(self.response(ResponseAction::Send(writer.finish())))
+        Ok(self.response(ResponseAction::Send(parts)))
     }
 
     /// A response that writes nothing and unmutes the channel.
@@ -157,7 +137,36 @@ impl Request {
     }
 }
 
-/// Encodes a response header and body into one buffer.
+/// Encodes a response header and body as send parts: one buffer allocation for the bytes
+/// copied (all of them when the body has no file regions or large in-memory records), and
+/// each file region as its own part.
+pub fn encode_response_parts(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<Vec<SendPart>> {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let header_version = api_key.response_header_version(version);
+    // One pass measuring what will be copied sizes the buffer exactly, so file regions do
+    // not inflate the allocation.
+    let mut size = InlineSize::new();
+    header
+        .encode(&mut size, header_version)
+        .map_err(kafka_network::Error::from)?;
+    body.encode(&mut size, version)
+        .map_err(kafka_network::Error::from)?;
+    let mut writer = PartsWriter::with_capacity(size.bytes());
+    header
+        .encode(&mut writer, header_version)
+        .map_err(kafka_network::Error::from)?;
+    body.encode(&mut writer, version)
+        .map_err(kafka_network::Error::from)?;
+    Ok(writer.finish())
+}
+
+/// Encodes a response header and body into one buffer (a body with a file region in a
+/// `records` field is an error here: use [`encode_response_parts`]).
 pub fn encode_response(
     api_key: ApiKey,
     version: i16,
