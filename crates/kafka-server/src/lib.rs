@@ -67,6 +67,7 @@ pub use error::{Error, Result};
 pub use handler::{RequestHandler, ResponseSender};
 pub use quotas::{ConnectionQuotas, QuotaViolation};
 pub use request::{
-    encode_response, encode_response_parts, Request, RequestContext, RequestTimes, Response, ResponseAction,
+    encode_response, encode_response_parts, Request, RequestContext, RequestTimes, Response,
+    ResponseAction,
 };
 pub use socket_server::{ChannelBuilderFactory, SocketServer};

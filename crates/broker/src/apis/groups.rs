@@ -95,7 +95,11 @@ impl GroupService {
                 // `offsets.load.buffer.size`; the size is that of a batch in our own log,
                 // checked by recovery, so read that one batch whole.
                 Err(kafka_storage::Error::MessageTooLarge { size, .. }) => {
-                    tracing::warn!(offset, size, "a group metadata batch is larger than the load buffer");
+                    tracing::warn!(
+                        offset,
+                        size,
+                        "a group metadata batch is larger than the load buffer"
+                    );
                     log.read_records(offset, size, None)?.1
                 }
                 Err(e) => return Err(e.into()),

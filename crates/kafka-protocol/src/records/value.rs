@@ -383,6 +383,81 @@ mod tests {
         assert_eq!(&buf[..], b"ok");
     }
 
+    /// A Fetch response whose records are a file region encodes, at every version, to
+    /// [bytes, file, bytes] parts that read back to exactly the in-memory encoding.
+    #[test]
+    fn fetch_response_with_a_file_region_encodes_to_parts() {
+        use crate::message::{Encodable, Message};
+        use crate::messages::fetch_response::{
+            FetchResponse, FetchableTopicResponse, PartitionData,
+        };
+        use std::os::unix::fs::FileExt;
+
+        let content: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let file = file_with(&content);
+        let region = FileRegion {
+            file: Arc::clone(&file),
+            position: 100,
+            len: 9_000,
+        };
+        let response = |records: Records, version: i16| {
+            let topic = if version < 13 {
+                FetchableTopicResponse::default().with_topic("t".into())
+            } else {
+                FetchableTopicResponse::default().with_topic_id(crate::Uuid::from_u64_pair(1, 7))
+            };
+            FetchResponse::default().with_responses(vec![topic.with_partitions(vec![
+                PartitionData::default()
+                    .with_partition_index(3)
+                    .with_high_watermark(42)
+                    .with_records(Some(records)),
+                // A partition after the region, so every version has bytes after it.
+                PartitionData::default()
+                    .with_partition_index(4)
+                    .with_records(Some(Records::from(&b"mem"[..]))),
+            ])])
+        };
+        for version in FetchResponse::VERSIONS.min..=FetchResponse::VERSIONS.max {
+            let in_file = response(Records::File(region.clone()), version);
+            let in_memory = response(Records::from(content[100..9_100].to_vec()), version);
+            let mut expected = BytesMut::new();
+            in_memory.encode(&mut expected, version).unwrap();
+
+            let mut size = InlineSize::new();
+            in_file.encode(&mut size, version).unwrap();
+            let mut w = PartsWriter::with_capacity(size.bytes());
+            in_file.encode(&mut w, version).unwrap();
+            let parts = w.finish();
+            assert_eq!(size.bytes() + region.len, expected.len(), "v{version}");
+            assert!(
+                matches!(
+                    parts.as_slice(),
+                    [SendPart::Bytes(_), SendPart::File(f), SendPart::Bytes(_)] if *f == region
+                ),
+                "v{version}: {parts:?}"
+            );
+            let mut joined = Vec::new();
+            for part in &parts {
+                match part {
+                    SendPart::Bytes(b) => joined.extend_from_slice(b),
+                    SendPart::File(f) => {
+                        let mut buf = vec![0u8; f.len];
+                        f.file.read_exact_at(&mut buf, f.position).unwrap();
+                        joined.extend_from_slice(&buf);
+                    }
+                }
+            }
+            assert_eq!(joined, &expected[..], "v{version}");
+
+            // A plain buffer cannot take the region.
+            let mut plain = BytesMut::new();
+            assert_eq!(
+                in_file.encode(&mut plain, version),
+                Err(Error::FileRegionInBuffer { len: 9_000 })
+            );
+        }
+    }
+
     #[test]
     fn records_compare_files_by_handle() {
         let a = file_with(b"x");
