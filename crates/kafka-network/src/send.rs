@@ -46,7 +46,7 @@ impl NetworkSend {
         all.push(SendPart::Bytes(Bytes::copy_from_slice(
             &prefix.to_be_bytes(),
         )));
-        all.extend(parts.into_iter().filter(|p| p.len() > 0));
+        all.extend(parts.into_iter().filter(|p| !p.is_empty()));
         Ok(Self::raw(all))
     }
 
