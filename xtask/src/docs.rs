@@ -117,6 +117,11 @@ const METRIC_SHAPES: &[Shape] = &[
         "counter",
         &["listener", "reason"],
     ),
+    shape(
+        "kafka_server_socket_server_metrics_file_bytes_copied_total",
+        "counter",
+        &["listener"],
+    ),
 ];
 
 const GENERATED: &str =
