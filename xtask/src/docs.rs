@@ -122,6 +122,11 @@ const METRIC_SHAPES: &[Shape] = &[
         "counter",
         &["request"],
     ),
+    shape(
+        "kafka_server_socket_server_metrics_file_bytes_copied_total",
+        "counter",
+        &["listener"],
+    ),
 ];
 
 const GENERATED: &str =

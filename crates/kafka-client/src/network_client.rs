@@ -24,14 +24,14 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_network::{
     AuthMode, ConnectionId, DisconnectReason, NetworkSend, SecureChannelBuilder, Selector,
-    SelectorConfig, SendPart, TlsMode,
+    SelectorConfig, TlsMode,
 };
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_protocol::primitives::Sink;
+use kafka_protocol::records::{InlineSize, PartsWriter};
 use kafka_protocol::{ApiKey, Decodable, ErrorCode, RequestHeader, ResponseHeader, VersionRange};
 
 use crate::config::CommonConfig;
@@ -43,10 +43,6 @@ use crate::types::{deadline_after, NodeId};
 /// What the client says it is in ApiVersions v3+.
 const CLIENT_SOFTWARE_NAME: &str = "kafka-rs";
 const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Records fields larger than this go out as their own part of a vectored write instead of
-/// being copied into the frame.
-const ZERO_COPY_THRESHOLD: usize = 4096;
 
 /// An answer (or the failure to get one) to a request sent with [`NetworkClient::send`].
 #[derive(Debug)]
@@ -154,44 +150,6 @@ pub(crate) fn backoff(initial: Duration, max: Duration, attempts: u32) -> Durati
 pub(crate) fn random_unit() -> f64 {
     static RNG: std::sync::OnceLock<SplitMix> = std::sync::OnceLock::new();
     RNG.get_or_init(SplitMix::from_entropy).unit_f64()
-}
-
-/// Collects a request as send parts; large records fields stay in their own `Bytes`.
-#[derive(Debug, Default)]
-struct PartsSink {
-    parts: Vec<SendPart>,
-    current: BytesMut,
-}
-
-impl Sink for PartsSink {
-    fn put_u8(&mut self, v: u8) {
-        self.current.extend_from_slice(&[v]);
-    }
-
-    fn put_slice(&mut self, src: &[u8]) {
-        self.current.extend_from_slice(src);
-    }
-
-    fn put_records(&mut self, records: &Bytes) {
-        if records.len() < ZERO_COPY_THRESHOLD {
-            self.current.extend_from_slice(records);
-            return;
-        }
-        let head = self.current.split().freeze();
-        if !head.is_empty() {
-            self.parts.push(SendPart::Bytes(head));
-        }
-        self.parts.push(SendPart::Bytes(records.clone()));
-    }
-}
-
-impl PartsSink {
-    fn finish(mut self) -> Vec<SendPart> {
-        if !self.current.is_empty() {
-            self.parts.push(SendPart::Bytes(self.current.freeze()));
-        }
-        self.parts
-    }
 }
 
 /// Requests to many nodes over one selector. Not thread-safe: one thread drives it (the
@@ -537,12 +495,15 @@ impl NetworkClient {
             .with_request_api_version(version)
             .with_correlation_id(correlation_id)
             .with_client_id(Some(self.config.client_id.clone()));
-        let mut sink = PartsSink::default();
-        kafka_protocol::Encodable::encode(
-            &header,
-            &mut sink,
-            api_key.request_header_version(version),
-        )?;
+        // Large records fields (a producer's batches) go out as their own parts of a
+        // vectored write instead of being copied into the frame; the measuring pass sizes
+        // the one buffer for the rest.
+        let header_version = api_key.request_header_version(version);
+        let mut size = InlineSize::new();
+        kafka_protocol::Encodable::encode(&header, &mut size, header_version)?;
+        request.encode(&mut size, version)?;
+        let mut sink = PartsWriter::with_capacity(size.bytes());
+        kafka_protocol::Encodable::encode(&header, &mut sink, header_version)?;
         request.encode(&mut sink, version)?;
         let send = NetworkSend::frame(sink.finish())?;
         let id = self
@@ -1140,6 +1101,8 @@ impl NetworkClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::primitives::Sink;
+    use kafka_protocol::records::{Records, SendPart, MIN_SEPARATE_RECORDS};
 
     #[test]
     fn backoff_grows_within_jitter_and_caps() {
@@ -1158,12 +1121,12 @@ mod tests {
 
     #[test]
     fn large_records_are_not_copied() {
-        let big = Bytes::from(vec![7u8; ZERO_COPY_THRESHOLD]);
-        let mut sink = PartsSink::default();
+        let big = Bytes::from(vec![7u8; MIN_SEPARATE_RECORDS]);
+        let mut sink = PartsWriter::default();
         sink.put_slice(b"head");
-        sink.put_records(&big);
+        sink.put_records(&Records::Memory(big.clone())).unwrap();
         sink.put_slice(b"tail");
-        sink.put_records(&Bytes::from_static(b"small"));
+        sink.put_records(&Records::from(&b"small"[..])).unwrap();
         let parts = sink.finish();
         assert_eq!(parts.len(), 3);
         match &parts[1] {

@@ -103,6 +103,8 @@ pub struct KafkaChannel {
     /// Edge-triggered readiness, latched until a read or write would block.
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// File bytes that application sends read into memory, not yet taken by the selector.
+    file_bytes_copied: u64,
 }
 
 impl fmt::Debug for KafkaChannel {
@@ -145,7 +147,14 @@ impl KafkaChannel {
             last_activity: now,
             readable: true,
             writable: true,
+            file_bytes_copied: 0,
         }
+    }
+
+    /// File bytes read into memory by sends since the last call (see
+    /// [`NetworkSend::file_bytes_copied`]).
+    pub(crate) fn take_file_bytes_copied(&mut self) -> u64 {
+        std::mem::take(&mut self.file_bytes_copied)
     }
 
     /// The connection id.
@@ -369,7 +378,10 @@ impl KafkaChannel {
         let Some(send) = self.send.as_mut() else {
             return self.flush_transport().map(|_| false);
         };
-        send.write_to(self.transport.as_mut())?;
+        let before = send.file_bytes_copied();
+        let written = send.write_to(self.transport.as_mut());
+        self.file_bytes_copied += send.file_bytes_copied() - before;
+        written?;
         if send.completed(self.transport.as_ref()) {
             self.send = None;
             Ok(true)

@@ -104,6 +104,7 @@ pub struct Selector {
     connected: Vec<ConnectionId>,
     disconnected: Vec<(ConnectionId, DisconnectReason)>,
     next_idle_check: Option<Instant>,
+    file_bytes_copied: u64,
 }
 
 impl Selector {
@@ -131,6 +132,7 @@ impl Selector {
             connected: Vec::new(),
             disconnected: Vec::new(),
             next_idle_check: None,
+            file_bytes_copied: 0,
         })
     }
 
@@ -285,6 +287,12 @@ impl Selector {
         self.completed_receives.drain(..)
     }
 
+    /// File-region bytes that sends on this selector's channels read into memory since it
+    /// was created (TLS channels); zero while every file part went out with `sendfile`.
+    pub fn file_bytes_copied(&self) -> u64 {
+        self.file_bytes_copied
+    }
+
     /// Sends completed by the last poll.
     pub fn completed_sends(&mut self) -> std::vec::Drain<'_, ConnectionId> {
         self.completed_sends.drain(..)
@@ -435,7 +443,9 @@ impl Selector {
             }
         }
         let was_ready = channel.ready();
-        match channel.poll_io(&pool, now) {
+        let io = channel.poll_io(&pool, now);
+        self.file_bytes_copied += channel.take_file_bytes_copied();
+        match io {
             Ok(progress) => {
                 let id = channel.id();
                 if progress.receive.is_some() || progress.send_completed || progress.became_ready {

@@ -5,47 +5,21 @@
 //! [`TransportLayer::transfer_from`], which is `sendfile(2)` on plaintext, so record data
 //! read from the log never enters user space. A send is complete when every part is written
 //! and the transport holds no pending bytes (TLS).
+//!
+//! The part types are the codec's ([`kafka_protocol::records::SendPart`], made by
+//! [`kafka_protocol::records::PartsWriter`]), re-exported here.
 
-use std::fs::File;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
 use bytes::Bytes;
+pub use kafka_protocol::records::{FileRegion, SendPart};
 
 use crate::error::{Error, Result};
 use crate::transport::TransportLayer;
 
 /// At most this many buffers are handed to one vectored write.
 const MAX_IOVECS: usize = 64;
-
-/// A region of a file to send without copying it through user space.
-#[derive(Debug, Clone)]
-pub struct FileRegion {
-    /// The file (shared with the log that owns it).
-    pub file: Arc<File>,
-    /// Where the region starts.
-    pub position: u64,
-    /// Its length in bytes.
-    pub len: usize,
-}
-
-/// One part of a send.
-#[derive(Debug, Clone)]
-pub enum SendPart {
-    /// Bytes in memory.
-    Bytes(Bytes),
-    /// A file region.
-    File(FileRegion),
-}
-
-impl SendPart {
-    fn len(&self) -> usize {
-        match self {
-            SendPart::Bytes(b) => b.len(),
-            SendPart::File(f) => f.len,
-        }
-    }
-}
 
 /// One frame being written.
 #[derive(Debug)]
@@ -56,6 +30,8 @@ pub struct NetworkSend {
     offset: usize,
     size: usize,
     remaining: usize,
+    /// File bytes that went through user space (read into memory by the transport).
+    file_bytes_copied: u64,
 }
 
 impl NetworkSend {
@@ -70,7 +46,7 @@ impl NetworkSend {
         all.push(SendPart::Bytes(Bytes::copy_from_slice(
             &prefix.to_be_bytes(),
         )));
-        all.extend(parts.into_iter().filter(|p| p.len() > 0));
+        all.extend(parts.into_iter().filter(|p| !p.is_empty()));
         Ok(Self::raw(all))
     }
 
@@ -88,7 +64,14 @@ impl NetworkSend {
             offset: 0,
             size,
             remaining: size,
+            file_bytes_copied: 0,
         }
+    }
+
+    /// File-region bytes written so far that the transport had to read into memory (TLS, or
+    /// no `sendfile`); zero when every file part went out with `sendfile`.
+    pub fn file_bytes_copied(&self) -> u64 {
+        self.file_bytes_copied
     }
 
     /// Total bytes, prefix included.
@@ -115,7 +98,13 @@ impl NetworkSend {
                     let position = region.position + self.offset as u64;
                     let count = region.len - self.offset;
                     let file = Arc::clone(&region.file);
-                    transport.transfer_from(&file, position, count)
+                    let sent = transport.transfer_from(&file, position, count);
+                    if let Ok(n) = sent {
+                        if !transport.transfers_without_copy() {
+                            self.file_bytes_copied += n as u64;
+                        }
+                    }
+                    sent
                 }
                 rest => {
                     let mut slices = Vec::with_capacity(rest.len().min(MAX_IOVECS));
@@ -182,6 +171,7 @@ mod tests {
     use super::*;
     use crate::principal::KafkaPrincipal;
     use mio::Interest;
+    use std::fs::File;
     use std::io::Write;
 
     /// A transport that accepts at most `chunk` bytes per call and every other call blocks.
@@ -292,6 +282,8 @@ mod tests {
         }
         assert!(send.completed(&sink));
         assert_eq!(&sink.out[..], b"\0\0\0\x0dhead23456tail");
+        // This transport reads file parts into memory, and says so.
+        assert_eq!(send.file_bytes_copied(), 5);
     }
 
     #[test]

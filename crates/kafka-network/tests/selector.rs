@@ -447,4 +447,6 @@ fn file_regions_go_out_with_sendfile_on_plaintext() {
     assert_eq!(&got[..3], b"hdr");
     assert_eq!(&got[3..got.len() - 3], &content[1000..content.len() - 1000]);
     assert_eq!(&got[got.len() - 3..], b"end");
+    // sendfile: not one record byte was read into user space.
+    assert_eq!(server.selector.file_bytes_copied(), 0);
 }

@@ -27,7 +27,7 @@ use kafka_protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest, TopicProduceData,
 };
 use kafka_protocol::messages::RequestKind;
-use kafka_protocol::records::{Compression, RecordBatchBuilder, RecordBatches};
+use kafka_protocol::records::{Compression, RecordBatchBuilder, RecordBatches, Records};
 use kafka_protocol::{ApiKey, Decodable, Encodable, RequestHeader, Uuid};
 
 const PRODUCE_VERSION: i16 = 11;
@@ -63,7 +63,7 @@ fn produce_request(records: Bytes) -> ProduceRequest {
             .with_name("bench-topic".into())
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
-                .with_records(Some(records))])])
+                .with_records(Some(records.into()))])])
 }
 
 /// A Produce request frame (header and body, without the size prefix) as a client sends it.
@@ -131,7 +131,11 @@ fn produce(c: &mut Criterion) {
                     let mut batches = 0;
                     for topic in &produce.topic_data {
                         for partition in &topic.partition_data {
-                            let records = partition.records.clone().unwrap_or_default();
+                            let records = partition
+                                .records
+                                .clone()
+                                .and_then(Records::into_bytes)
+                                .unwrap_or_default();
                             for batch in RecordBatches::new(records) {
                                 black_box(batch.unwrap().base_offset());
                                 batches += 1;
@@ -179,7 +183,7 @@ fn fetch_response() -> FetchResponse {
                         .with_leader_id(1)
                         .with_leader_epoch(5),
                 )
-                .with_records(Some(records.freeze()))
+                .with_records(Some(records.freeze().into()))
         })
         .collect();
     FetchResponse::default()

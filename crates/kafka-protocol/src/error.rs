@@ -42,6 +42,13 @@ pub enum Error {
         /// Bytes that were left.
         remaining: usize,
     },
+    /// A `records` field holding a file region was encoded into a byte buffer, which cannot
+    /// take it without reading the file; encode into a [`crate::records::PartsWriter`].
+    #[error("a {len}-byte file region cannot be encoded into a byte buffer")]
+    FileRegionInBuffer {
+        /// The region's length.
+        len: usize,
+    },
     /// A string is not valid UTF-8.
     #[error("string is not valid UTF-8")]
     InvalidUtf8,

@@ -15,6 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, Result};
+use crate::records::Records;
 
 /// Tagged fields this crate does not know, kept so they survive a decode/encode round trip
 /// (KIP-482): `(tag, raw value)` pairs in tag order, the values sharing the input's memory.
@@ -345,6 +346,16 @@ pub fn get_bytes(buf: &mut Bytes, compact: bool) -> Result<Bytes> {
     })
 }
 
+/// Reads a nullable `records` field: a slice of `buf`, no copy.
+pub fn get_nullable_records(buf: &mut Bytes, compact: bool) -> Result<Option<Records>> {
+    Ok(get_nullable_bytes(buf, compact)?.map(Records::Memory))
+}
+
+/// Reads a non-nullable `records` field; null is an error.
+pub fn get_records(buf: &mut Bytes, compact: bool) -> Result<Records> {
+    get_bytes(buf, compact).map(Records::Memory)
+}
+
 /// Reads an array length; `None` for a null array. Like Kafka, an array that claims more
 /// elements than there are bytes left is rejected before any allocation.
 pub fn get_array_len(buf: &mut Bytes, compact: bool) -> Result<Option<usize>> {
@@ -401,18 +412,18 @@ pub fn get_tagged_fields(
     Ok(())
 }
 
-/// Where encoded bytes go. Every `BufMut` is a `Sink`, copying everything; a sink of its own
-/// can keep the bytes of `records` fields out of the copy (a broker sends record data that
-/// lives in its log files with `sendfile`), which is why records are written through
-/// [`Sink::put_records`].
+/// Where encoded bytes go. Every `BufMut` is a `Sink`, copying everything, and refusing a
+/// `records` field that is a file region ([`Error::FileRegionInBuffer`]); a sink of its own
+/// can keep records out of the copy ([`crate::records::PartsWriter`] makes send parts of
+/// them), which is why records are written through [`Sink::put_records`].
 pub trait Sink {
     /// Writes a byte.
     fn put_u8(&mut self, v: u8);
     /// Writes bytes.
     fn put_slice(&mut self, src: &[u8]);
     /// Writes the content of a `records` field (its length prefix is already written).
-    fn put_records(&mut self, records: &Bytes) {
-        self.put_slice(records);
+    fn put_records(&mut self, records: &Records) -> Result<()> {
+        crate::records::copy_records(self, records)
     }
     /// Writes an `int8`.
     fn put_i8(&mut self, v: i8) {
@@ -471,14 +482,21 @@ impl<T: BufMut> Sink for T {
 /// [`Sink::put_records`].
 pub fn put_nullable_records<B: Sink>(
     buf: &mut B,
-    records: Option<&Bytes>,
+    records: Option<&Records>,
     compact: bool,
 ) -> Result<()> {
-    put_len(buf, records.map(Bytes::len), compact, true, "records")?;
-    if let Some(r) = records {
-        buf.put_records(r);
+    put_len(buf, records.map(Records::len), compact, true, "records")?;
+    match records {
+        Some(r) => buf.put_records(r),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Size of a nullable `records` field, prefix included.
+#[inline]
+pub fn nullable_records_size(records: Option<&Records>, compact: bool) -> usize {
+    let len = records.map(Records::len);
+    len_size(len, compact, true) + len.unwrap_or(0)
 }
 
 /// Writes an unsigned varint.

@@ -66,7 +66,6 @@ mod quotas;
 mod request;
 mod request_channel;
 mod socket_server;
-pub mod splice;
 
 pub use config::{ListenerConfig, SocketServerConfig};
 pub use error::{Error, Result};

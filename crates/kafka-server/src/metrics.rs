@@ -79,6 +79,10 @@ pub const METRICS: &[(&str, &str)] = &[
         RESPONDER_DROPPED_TOTAL,
         "Requests whose handler dropped the responder unanswered, per API; each closed its connection.",
     ),
+    (
+        FILE_BYTES_COPIED_TOTAL,
+        "Log file bytes read into memory to be sent, per listener: 0 on plaintext, where fetches use sendfile.",
+    ),
 ];
 
 pub(crate) const REQUESTS_TOTAL: &str = "kafka_network_requestmetrics_requests_total";
@@ -105,6 +109,8 @@ pub(crate) const CONNECTION_CLOSE_TOTAL: &str =
 pub(crate) const CONNECTIONS_REJECTED_TOTAL: &str =
     "kafka_server_socket_server_metrics_connections_rejected_total";
 pub(crate) const RESPONDER_DROPPED_TOTAL: &str = "kafka_server_responder_dropped_total";
+pub(crate) const FILE_BYTES_COPIED_TOTAL: &str =
+    "kafka_server_socket_server_metrics_file_bytes_copied_total";
 
 /// Registers the description of every metric, so the Prometheus page carries `# HELP` lines.
 pub fn describe_all() {
@@ -115,7 +121,8 @@ pub fn describe_all() {
             | CONNECTION_CREATION_TOTAL
             | CONNECTION_CLOSE_TOTAL
             | CONNECTIONS_REJECTED_TOTAL
-            | RESPONDER_DROPPED_TOTAL => {
+            | RESPONDER_DROPPED_TOTAL
+            | FILE_BYTES_COPIED_TOTAL => {
                 metrics::describe_counter!(*name, *help)
             }
             REQUEST_QUEUE_SIZE
@@ -275,6 +282,10 @@ pub(crate) fn handler_idle_gauge(thread: usize) -> Gauge {
 
 pub(crate) fn connection_count(listener: &str) -> Gauge {
     metrics::gauge!(CONNECTION_COUNT, "listener" => listener.to_string())
+}
+
+pub(crate) fn file_bytes_copied(listener: &str) -> Counter {
+    metrics::counter!(FILE_BYTES_COPIED_TOTAL, "listener" => listener.to_string())
 }
 
 pub(crate) fn connection_created(listener: &str) -> Counter {

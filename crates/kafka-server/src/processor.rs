@@ -103,6 +103,8 @@ impl Processor {
         let mut idle = IdleMeter::new(metrics::processor_idle_gauge(&self.listener.name, self.id));
         let connection_count = metrics::connection_count(&self.listener.name);
         let response_queue = metrics::response_queue_gauge(self.id);
+        let file_bytes_copied = metrics::file_bytes_copied(&self.listener.name);
+        let mut copied_reported = 0;
         while !self.shutdown.load(Ordering::Acquire) {
             self.configure_new_connections();
             self.process_new_responses();
@@ -113,6 +115,9 @@ impl Processor {
             }
             let now = Instant::now();
             idle.record_idle(now.saturating_duration_since(before), now);
+            let copied = self.selector.file_bytes_copied();
+            file_bytes_copied.increment(copied - copied_reported);
+            copied_reported = copied;
             self.process_completed_receives(now);
             self.process_completed_sends(now);
             self.process_disconnected();

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, Sender};
 use kafka_network::{ConnectionId, KafkaPrincipal, SendPart};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::records::{InlineSize, PartsWriter};
 use kafka_protocol::{ApiKey, Encodable, RequestHeader, ResponseHeader};
 
 use crate::error::Result;
@@ -227,49 +228,26 @@ impl Responder {
         }
     }
 
-    /// Answers with `body`, encoded for the request's version. A body that cannot be encoded
-    /// closes the connection, logged.
+    /// Answers with `body`, encoded for the request's version; `records` fields that are file
+    /// regions become send parts of their own (`sendfile` on plaintext). A body that cannot be
+    /// encoded closes the connection, logged.
     pub fn respond(mut self, body: ResponseKind) {
         let Some(t) = self.target.take() else { return };
         match &t.sink {
             Sink::Channel(_) => {
-                match encode_response(t.api_key, t.api_version, t.correlation_id, &body) {
-                    Ok(payload) => t.finish(ResponseAction::Send(vec![SendPart::Bytes(payload)])),
+                match encode_response_parts(t.api_key, t.api_version, t.correlation_id, &body) {
+                    Ok(parts) => t.finish(ResponseAction::Send(parts)),
                     Err(e) => t.encoding_failed(&e),
                 }
             }
             Sink::Capture(tx) => {
-                match encode_response(t.api_key, t.api_version, t.correlation_id, &body) {
+                match encode_response_parts(t.api_key, t.api_version, t.correlation_id, &body) {
                     Ok(_) => {
                         let _ = tx.send(Captured::Response(body));
                     }
                     Err(e) => t.encoding_failed(&e),
                 }
             }
-        }
-    }
-
-    /// Answers with `body`, sending the regions `files` stands for straight from their files
-    /// (`sendfile` on plaintext) instead of copying them.
-    pub fn respond_with_files(mut self, body: ResponseKind, files: &crate::splice::FileRecords) {
-        if files.is_empty()
-            || matches!(
-                self.target.as_ref().map(|t| &t.sink),
-                Some(Sink::Capture(_))
-            )
-        {
-            return self.respond(body);
-        }
-        let Some(t) = self.target.take() else { return };
-        let header = ResponseHeader::default().with_correlation_id(t.correlation_id);
-        let header_version = t.api_key.response_header_version(t.api_version);
-        let mut writer = crate::splice::FrameWriter::new(files, 4096);
-        let encoded = header
-            .encode(&mut writer, header_version)
-            .and_then(|()| body.encode(&mut writer, t.api_version));
-        match encoded {
-            Ok(()) => t.finish(ResponseAction::Send(writer.finish())),
-            Err(e) => t.encoding_failed(&kafka_network::Error::from(e).into()),
         }
     }
 
@@ -359,7 +337,36 @@ impl ResponseCapture {
     }
 }
 
-/// Encodes a response header and body into one buffer.
+/// Encodes a response header and body as send parts: one buffer allocation for the bytes
+/// copied (all of them when the body has no file regions or large in-memory records), and
+/// each file region as its own part.
+pub(crate) fn encode_response_parts(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<Vec<SendPart>> {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let header_version = api_key.response_header_version(version);
+    // One pass measuring what will be copied sizes the buffer exactly, so file regions do
+    // not inflate the allocation.
+    let mut size = InlineSize::new();
+    header
+        .encode(&mut size, header_version)
+        .map_err(kafka_network::Error::from)?;
+    body.encode(&mut size, version)
+        .map_err(kafka_network::Error::from)?;
+    let mut writer = PartsWriter::with_capacity(size.bytes());
+    header
+        .encode(&mut writer, header_version)
+        .map_err(kafka_network::Error::from)?;
+    body.encode(&mut writer, version)
+        .map_err(kafka_network::Error::from)?;
+    Ok(writer.finish())
+}
+
+/// Encodes a response header and body into one buffer (a body with a file region in a
+/// `records` field is an error here: use [`encode_response_parts`]).
 pub(crate) fn encode_response(
     api_key: ApiKey,
     version: i16,

@@ -371,7 +371,7 @@ fn produce_v2_is_refused_in_a_response() {
             .with_partition_data(vec![
                 kafka_protocol::messages::produce_request::PartitionProduceData::default()
                     .with_index(0)
-                    .with_records(Some(Bytes::new())),
+                    .with_records(Some(Default::default())),
             ]),
     ]);
     c.write_all(&frame(ApiKey::Produce, 2, 9, &req)).unwrap();

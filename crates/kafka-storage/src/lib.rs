@@ -61,6 +61,7 @@ mod index;
 mod log;
 mod manager;
 mod producer;
+mod region;
 mod segment;
 #[allow(unsafe_code)]
 mod sys;

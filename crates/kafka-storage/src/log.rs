@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use bytes::{Bytes, BytesMut};
-use kafka_network::FileRegion;
 use kafka_protocol::records::{
-    set_base_offset, set_partition_leader_epoch, RecordBatchMut, RecordBatches, TimestampType,
-    NO_TIMESTAMP,
+    set_base_offset, set_partition_leader_epoch, FileRegion, RecordBatchMut, RecordBatches,
+    TimestampType, NO_TIMESTAMP,
 };
 use kafka_protocol::Uuid;
 use tracing::{info, warn};
@@ -983,6 +982,25 @@ impl Log {
                 .map(|(_, s)| s.clone());
         }
         Ok(info)
+    }
+
+    /// Like [`Log::read`] with `min_one_message`, but the batches are read into memory: the
+    /// one path for callers that need the bytes rather than a region to send. At most
+    /// `max_bytes` are read and allocated (exactly the bytes returned); a first batch larger
+    /// than that is [`Error::MessageTooLarge`] with its size, so a caller may ask again with
+    /// a larger limit if it means to.
+    pub fn read_records(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        max_offset: Option<i64>,
+    ) -> Result<(FetchDataInfo, Bytes)> {
+        let info = self.read(fetch_offset, max_bytes, max_offset, true)?;
+        let bytes = match &info.records {
+            Some(region) => crate::region::read_region(region, max_bytes)?,
+            None => Bytes::new(),
+        };
+        Ok((info, bytes))
     }
 
     /// The first offset of the log.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_network::FileRegion;
+use kafka_protocol::records::FileRegion;
 use kafka_protocol::records::{RecordBatch, RecordBatchBuilder, RecordBatches, TimestampType};
 use kafka_protocol::ErrorCode;
 use kafka_storage::{
@@ -1197,4 +1197,42 @@ fn background_thread_runs_retention_and_stops() {
     assert_eq!(log.log_start_offset(), 20);
     mgr.shutdown().unwrap();
     handle.join().unwrap();
+}
+
+#[test]
+fn read_records_returns_memory_bounded_by_the_callers_limit() {
+    let dir = TempDir::new("read-records");
+    let mgr = open(&dir);
+    let log = mgr.create_log(&tp("t"), BTreeMap::new()).unwrap();
+    let small = batch(2, NOW, "s");
+    let big = sized_batch(10_000, NOW);
+    log.append(small.clone(), NOW, 0, true).unwrap();
+    log.append(small.clone(), NOW, 0, true).unwrap();
+    log.append(big.clone(), NOW, 0, true).unwrap();
+
+    // The same whole batches as the region `read` returns, in memory.
+    let (info, bytes) = log.read_records(0, 1 << 20, None).unwrap();
+    assert_eq!(bytes, region_bytes(info.records.as_ref().unwrap()));
+    assert_eq!(bytes.len(), 2 * small.len() + big.len());
+    assert_eq!(info.next_offset, 5);
+
+    // A limit between two batches: whole batches only, never more than the limit.
+    let limit = small.len() + small.len() / 2;
+    let (info, bytes) = log.read_records(0, limit, None).unwrap();
+    assert_eq!(bytes.len(), small.len());
+    assert_eq!(info.next_offset, 2);
+
+    // A first batch over the limit is refused with its size, not read.
+    match log.read_records(4, 1000, None) {
+        Err(Error::MessageTooLarge { size, max }) => {
+            assert_eq!((size, max), (big.len(), 1000));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Below the bound offset nothing, at the log end nothing.
+    let (info, bytes) = log.read_records(0, 1 << 20, Some(0)).unwrap();
+    assert!(bytes.is_empty() && info.records.is_none());
+    let (_, bytes) = log.read_records(5, 1 << 20, None).unwrap();
+    assert!(bytes.is_empty());
 }

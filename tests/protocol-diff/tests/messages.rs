@@ -795,7 +795,7 @@ fn large_values_agree() {
             .map(|i| {
                 let mut p = PartitionProduceData::default();
                 p.index = i;
-                p.records = Some(Bytes::from(vec![i as u8; 20_000]));
+                p.records = Some(Bytes::from(vec![i as u8; 20_000]).into());
                 p
             })
             .collect();

@@ -44,7 +44,8 @@ fn elem_type(ty: &Ty) -> String {
         Ty::F64 => "f64".into(),
         Ty::Uuid => "Uuid".into(),
         Ty::String => "String".into(),
-        Ty::Bytes | Ty::Records => "Bytes".into(),
+        Ty::Bytes => "Bytes".into(),
+        Ty::Records => "Records".into(),
         Ty::Struct(s) => s.clone(),
         Ty::Array(inner) => format!("Vec<{}>", elem_type(inner)),
     }
@@ -101,7 +102,8 @@ fn default_expr(f: &Field) -> Result<String, String> {
             None | Some("") | Some("null") => "String::new()".to_string(),
             Some(s) => format!("String::from({s:?})"),
         },
-        Ty::Bytes | Ty::Records => "Bytes::new()".to_string(),
+        Ty::Bytes => "Bytes::new()".to_string(),
+        Ty::Records => "Records::new()".to_string(),
         Ty::Struct(s) => format!("{s}::default()"),
         Ty::Array(_) => "Vec::new()".to_string(),
     };
@@ -200,7 +202,8 @@ fn size_value(ty: &Ty, v: &str, compact: &str) -> String {
         Ty::I64 | Ty::F64 => "8".into(),
         Ty::Uuid => "16".into(),
         Ty::String => format!("nullable_string_size(Some({p}.as_str()), {compact})"),
-        Ty::Bytes | Ty::Records => format!("nullable_bytes_size(Some(&{p}[..]), {compact})"),
+        Ty::Bytes => format!("nullable_bytes_size(Some(&{p}[..]), {compact})"),
+        Ty::Records => format!("nullable_records_size(Some(&{p}), {compact})"),
         Ty::Struct(_) => format!("{p}.compute_size(version)?"),
         Ty::Array(inner) => {
             let fixed = match inner.as_ref() {
@@ -225,7 +228,8 @@ fn size_value(ty: &Ty, v: &str, compact: &str) -> String {
 fn null_write(ty: &Ty, compact: &str) -> String {
     match ty {
         Ty::String => format!("put_nullable_string(buf, None, {compact})?;"),
-        Ty::Bytes | Ty::Records => format!("put_nullable_bytes(buf, None, {compact})?;"),
+        Ty::Bytes => format!("put_nullable_bytes(buf, None, {compact})?;"),
+        Ty::Records => format!("put_nullable_records(buf, None, {compact})?;"),
         Ty::Array(_) => format!("put_array_len(buf, None, {compact})?;"),
         Ty::Struct(_) => "buf.put_i8(-1);".into(),
         _ => "unreachable_null_for_primitive".into(),
@@ -235,7 +239,8 @@ fn null_write(ty: &Ty, compact: &str) -> String {
 fn null_size(ty: &Ty, compact: &str) -> String {
     match ty {
         Ty::String => format!("nullable_string_size(None, {compact})"),
-        Ty::Bytes | Ty::Records => format!("nullable_bytes_size(None, {compact})"),
+        Ty::Bytes => format!("nullable_bytes_size(None, {compact})"),
+        Ty::Records => format!("nullable_records_size(None, {compact})"),
         Ty::Array(_) => format!("array_len_size(None, {compact})"),
         _ => "1".into(),
     }
@@ -314,7 +319,8 @@ fn read_value(ty: &Ty, b: &str, compact: &str) -> String {
         Ty::F64 => format!("get_f64({b})?"),
         Ty::Uuid => format!("get_uuid({b})?"),
         Ty::String => format!("get_string({b}, {compact})?"),
-        Ty::Bytes | Ty::Records => format!("get_bytes({b}, {compact})?"),
+        Ty::Bytes => format!("get_bytes({b}, {compact})?"),
+        Ty::Records => format!("get_records({b}, {compact})?"),
         Ty::Struct(s) => format!("{s}::decode({b}, version)?"),
         Ty::Array(inner) => format!(
             "{{ let n = get_array_len({b}, {compact})?.ok_or(Error::InvalidLength {{ what: \"non-nullable array\", length: -1 }})?; {} }}",
@@ -335,7 +341,8 @@ fn read_elems(inner: &Ty, b: &str, compact: &str) -> String {
 fn read_nullable(ty: &Ty, b: &str, compact: &str) -> String {
     match ty {
         Ty::String => format!("get_nullable_string({b}, {compact})?"),
-        Ty::Bytes | Ty::Records => format!("get_nullable_bytes({b}, {compact})?"),
+        Ty::Bytes => format!("get_nullable_bytes({b}, {compact})?"),
+        Ty::Records => format!("get_nullable_records({b}, {compact})?"),
         Ty::Struct(s) => {
             format!("if get_i8({b})? < 0 {{ None }} else {{ Some({s}::decode({b}, version)?) }}")
         }
@@ -734,7 +741,8 @@ fn random_value(ty: &Ty) -> String {
         Ty::F64 => "rng.gen_f64()".into(),
         Ty::Uuid => "rng.gen_uuid()".into(),
         Ty::String => "rng.gen_string()".into(),
-        Ty::Bytes | Ty::Records => "rng.gen_bytes()".into(),
+        Ty::Bytes => "rng.gen_bytes()".into(),
+        Ty::Records => "Records::from(rng.gen_bytes())".into(),
         Ty::Struct(s) => format!("{s}::random(rng, version)"),
         Ty::Array(inner) => format!(
             "{{ let n = rng.gen_len(); (0..n).map(|_| {}).collect() }}",
@@ -773,6 +781,7 @@ pub fn emit_message(spec: &Spec, source: &str) -> Result<String, String> {
     out.push_str("use crate::error::{Error, Result};\n");
     out.push_str("use crate::message::{Decodable, Encodable, Message, VersionRange};\n");
     out.push_str("use crate::primitives::*;\n");
+    out.push_str("use crate::records::Records;\n");
     out.push_str("#[cfg(feature = \"testing\")]\nuse crate::testing::{Random, TestRng};\n\n");
 
     let top = StructDef {

@@ -3,16 +3,14 @@
 //! without holding a handler thread.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
+use kafka_protocol::records::Records;
 use kafka_protocol::{ApiKey, ErrorCode, Uuid, VersionRange};
-use kafka_server::splice::FileRecords;
 use kafka_server::{RequestContext, Responder};
 use kafka_storage::TopicPartition;
 
@@ -270,11 +268,10 @@ fn plan(state: &BrokerState, version: i16, req: &FetchRequest) -> Plan {
     plan
 }
 
-/// Reads what `plan` asks for; returns the data, the bytes of records read, and the file
-/// regions that the records placeholders stand for (sent with sendfile, never copied).
-fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize, FileRecords) {
+/// Reads what `plan` asks for; returns the data and the bytes of records read. Records are
+/// file regions of the log, sent with sendfile on plaintext, never copied here.
+fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize) {
     let mut total = 0usize;
-    let mut files = FileRecords::new();
     let mut out = Vec::with_capacity(plan.partitions.len());
     for p in &plan.partitions {
         let mut d = PartitionData::default()
@@ -311,32 +308,12 @@ fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usi
             .saturating_sub(total)
             .min(p.max_bytes.max(0) as usize);
         if budget == 0 && total > 0 {
-            out.push((p.clone(), d.with_records(Some(Bytes::new()))));
+            out.push((p.clone(), d.with_records(Some(Records::new()))));
             continue;
         }
         match log.read(p.fetch_offset, budget, Some(hw), total == 0) {
             Ok(info) => {
-                let records = match info.records {
-                    Some(region) => match files.placeholder(region.clone()) {
-                        Some(placeholder) => placeholder,
-                        None => {
-                            // Too large for a placeholder: read it into memory.
-                            let mut buf = vec![0u8; region.len];
-                            match region.file.read_exact_at(&mut buf, region.position) {
-                                Ok(()) => Bytes::from(buf),
-                                Err(e) => {
-                                    tracing::warn!(%tp, error = %e, "reading the log failed");
-                                    out.push((
-                                        p.clone(),
-                                        d.with_error_code(ErrorCode::KafkaStorageError.code()),
-                                    ));
-                                    continue;
-                                }
-                            }
-                        }
-                    },
-                    None => Bytes::new(),
-                };
+                let records = info.records.map_or_else(Records::new, Records::File);
                 total += records.len();
                 out.push((p.clone(), d.with_records(Some(records))));
             }
@@ -346,14 +323,13 @@ fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usi
             }
         }
     }
-    (out, total, files)
+    (out, total)
 }
 
 fn respond(
     state: &BrokerState,
     plan: &Plan,
     mut data: Vec<(Planned, PartitionData)>,
-    files: &FileRecords,
     responder: Responder,
 ) {
     let version = responder.api_version();
@@ -388,7 +364,7 @@ fn respond(
         .with_error_code(plan.top_error.code())
         .with_session_id(plan.session.map_or(0, |(id, _)| id))
         .with_responses(topics);
-    responder.respond_with_files(ResponseKind::Fetch(body), files);
+    responder.respond(ResponseKind::Fetch(body));
 }
 
 /// Serves Fetch: now, or parked until data arrives or its wait ends.
@@ -410,12 +386,12 @@ impl ApiHandler for Fetch {
         let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT);
         // The parked fetch keeps only its plan: the body goes, and with it the receive memory.
         drop(req);
-        let (data, bytes, files) = read(state, &plan);
+        let (data, bytes) = read(state, &plan);
         let has_error =
             data.iter().any(|(_, d)| d.error_code != 0) || plan.top_error != ErrorCode::None;
         if bytes >= plan.min_bytes || max_wait.is_zero() || has_error || plan.partitions.is_empty()
         {
-            respond(state, &plan, data, &files, responder);
+            respond(state, &plan, data, responder);
             return;
         }
         responder.park();
@@ -496,10 +472,10 @@ impl FetchPurgatory {
                 }
             };
             for w in due {
-                let (data, bytes, files) = read(state, &w.plan);
+                let (data, bytes) = read(state, &w.plan);
                 let expired = w.deadline <= Instant::now();
                 if bytes >= w.plan.min_bytes || expired || stopping {
-                    respond(state, &w.plan, data, &files, w.responder);
+                    respond(state, &w.plan, data, w.responder);
                 } else {
                     self.waiters
                         .lock()

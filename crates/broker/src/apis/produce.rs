@@ -7,7 +7,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ResponseKind,
 };
-use kafka_protocol::records::RecordBatches;
+use kafka_protocol::records::{RecordBatches, Records};
 use kafka_protocol::ErrorCode;
 use kafka_protocol::{ApiKey, VersionRange};
 use kafka_server::{RequestContext, Responder};
@@ -100,7 +100,9 @@ fn produce(state: &BrokerState, req: &ProduceRequest) -> Option<ResponseKind> {
                         topic: topic.name.clone(),
                         partition: p.index,
                     };
-                    let r = produce_partition(state, &tp, p.records.clone(), now);
+                    // Decoded records are always in memory (slices of the request frame).
+                    let records = p.records.clone().and_then(Records::into_bytes);
+                    let r = produce_partition(state, &tp, records, now);
                     if r.error_code == 0 {
                         appended = true;
                     }

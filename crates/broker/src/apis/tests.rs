@@ -50,7 +50,7 @@ fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) -> RequestKin
                 .with_name(topic.into())
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(partition)
-                    .with_records(Some(records))])]),
+                    .with_records(Some(records.into()))])]),
     )
 }
 

@@ -18,7 +18,7 @@ use kafka_protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_protocol::records::{RecordBatch, RecordBatches, TimestampType};
+use kafka_protocol::records::{RecordBatch, RecordBatches, Records, TimestampType};
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use crate::consumer::fetch_session::{
@@ -336,7 +336,8 @@ impl Fetcher {
                             .map(|c| c.end_offset)
                             .or(Some(pos.offset))
                     });
-                    match p.records {
+                    // Decoded records are always in memory (slices of the response frame).
+                    match p.records.and_then(Records::into_bytes) {
                         Some(records)
                             if !records.is_empty() && expected == Some(sent.fetch_offset) =>
                         {

@@ -21,6 +21,7 @@ use kafka_protocol::messages::produce_request::{
 };
 use kafka_protocol::messages::produce_response::ProduceResponse;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::records::Records;
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use crate::config::{Acks, ProducerConfig};
@@ -444,7 +445,7 @@ impl Sender {
             let tp = batch.topic_partition();
             let data = PartitionProduceData::default()
                 .with_index(tp.partition)
-                .with_records(batch.records().cloned());
+                .with_records(batch.records().cloned().map(Records::from));
             match topics.iter_mut().find(|t| *t.name == *tp.topic) {
                 Some(t) => t.partition_data.push(data),
                 None => topics.push(

@@ -30,7 +30,7 @@ use kafka_protocol::messages::{
     ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse, RequestKind,
     ResponseKind,
 };
-use kafka_protocol::records::RecordBatch;
+use kafka_protocol::records::{RecordBatch, Records};
 use kafka_protocol::ErrorCode;
 use kafka_protocol::{ApiKey, Decodable, Encodable, RequestHeader, ResponseHeader, Uuid};
 use std::collections::HashMap;
@@ -311,7 +311,11 @@ fn serve(mut stream: TcpStream, id: i32, state: &Mutex<ClusterState>, stop: &Ato
                         let mut answer = PartitionProduceResponse::default()
                             .with_index(p.index)
                             .with_log_append_time_ms(-1);
-                        let batch = p.records.clone().map(|r| RecordBatch::new(r).unwrap());
+                        let batch = p
+                            .records
+                            .clone()
+                            .and_then(Records::into_bytes)
+                            .map(|r| RecordBatch::new(r).unwrap());
                         let in_order = match &batch {
                             Some(b) if state.check_sequences && b.producer_id() >= 0 => {
                                 let key = (b.producer_id(), b.producer_epoch(), p.index);

@@ -109,6 +109,13 @@ pub trait TransportLayer: Send + std::fmt::Debug {
     /// Sends up to `count` bytes of `file` from `position`; returns how many were sent.
     fn transfer_from(&mut self, file: &File, position: u64, count: usize) -> io::Result<usize>;
 
+    /// Whether [`TransportLayer::transfer_from`] moves file bytes inside the kernel
+    /// (`sendfile`) rather than reading them into memory; sends count the bytes of
+    /// transports that copy ([`crate::NetworkSend::file_bytes_copied`]).
+    fn transfers_without_copy(&self) -> bool {
+        false
+    }
+
     /// Data already read from the socket and decoded, waiting to be read.
     fn has_buffered_read(&self) -> bool;
 

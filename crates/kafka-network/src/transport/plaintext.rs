@@ -52,6 +52,10 @@ impl TransportLayer for PlaintextTransportLayer {
         sendfile::sendfile(&self.stream, file, position, count)
     }
 
+    fn transfers_without_copy(&self) -> bool {
+        cfg!(target_os = "linux")
+    }
+
     fn has_buffered_read(&self) -> bool {
         false
     }

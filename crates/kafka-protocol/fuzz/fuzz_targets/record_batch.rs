@@ -1,7 +1,7 @@
 //! Record batches on raw bytes, as a broker reads a Produce request's `records` and a consumer
 //! reads a Fetch response's: framing concatenated batches (`RecordBatches`), header accessors,
 //! `validate` (CRC and header checks), decompression with a limit, and record iteration, both
-//! owned (`Records`) and borrowed (`Records::refs`), with headers and control records.
+//! owned (`RecordIter`) and borrowed (`RecordIter::refs`), with headers and control records.
 //!
 //! The first input byte picks options; the rest is the records buffer:
 //! - bit 0: before parsing, rewrite each batch's CRC so that it matches, so the fuzzer gets

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
+use crate::records::Records;
 #[cfg(feature = "testing")]
 use crate::testing::{Random, TestRng};
 
@@ -734,7 +735,7 @@ pub struct PartitionData {
     /// `PreferredReadReplica`: i32, versions 11+, default -1.
     pub preferred_read_replica: i32,
     /// `Records`: records, versions 0+, nullable in 0+.
-    pub records: Option<Bytes>,
+    pub records: Option<Records>,
     /// Tagged fields this codec does not know, kept for re-encoding.
     pub unknown_tagged_fields: UnknownTaggedFields,
 }
@@ -752,7 +753,7 @@ impl Default for PartitionData {
             snapshot_id: SnapshotId::default(),
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
-            records: Some(Bytes::new()),
+            records: Some(Records::new()),
             unknown_tagged_fields: UnknownTaggedFields::new(),
         }
     }
@@ -810,7 +811,7 @@ impl PartitionData {
         self
     }
     /// Sets `records`.
-    pub fn with_records(mut self, value: Option<Bytes>) -> Self {
+    pub fn with_records(mut self, value: Option<Records>) -> Self {
         self.records = value;
         self
     }
@@ -870,7 +871,7 @@ impl Encodable for PartitionData {
                 put_nullable_records(buf, Some(&v), flexible)?;
             }
             None => {
-                put_nullable_bytes(buf, None, flexible)?;
+                put_nullable_records(buf, None, flexible)?;
             }
         }
         if flexible {
@@ -972,8 +973,8 @@ impl Encodable for PartitionData {
             size += 4;
         }
         size += match &self.records {
-            Some(v) => nullable_bytes_size(Some(&v[..]), flexible),
-            None => nullable_bytes_size(None, flexible),
+            Some(v) => nullable_records_size(Some(&v), flexible),
+            None => nullable_records_size(None, flexible),
         };
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -1046,7 +1047,7 @@ impl Decodable for PartitionData {
             Some(Vec::new())
         };
         let preferred_read_replica = if version >= 11 { get_i32(buf)? } else { -1 };
-        let records = get_nullable_bytes(buf, flexible)?;
+        let records = get_nullable_records(buf, flexible)?;
         let mut unknown_tagged_fields = UnknownTaggedFields::new();
         if flexible {
             get_tagged_fields(
@@ -1148,7 +1149,7 @@ impl Random for PartitionData {
         value.records = if true && rng.gen_ratio(1, 4) {
             None
         } else {
-            Some(rng.gen_bytes())
+            Some(Records::from(rng.gen_bytes()))
         };
         if version >= 12 {
             value.unknown_tagged_fields = rng.unknown_tagged_fields();

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
+use crate::records::Records;
 #[cfg(feature = "testing")]
 use crate::testing::{Random, TestRng};
 
@@ -251,7 +252,7 @@ pub struct PartitionProduceData {
     /// `Index`: i32, versions 0+.
     pub index: i32,
     /// `Records`: records, versions 0+, nullable in 0+.
-    pub records: Option<Bytes>,
+    pub records: Option<Records>,
     /// Tagged fields this codec does not know, kept for re-encoding.
     pub unknown_tagged_fields: UnknownTaggedFields,
 }
@@ -260,7 +261,7 @@ impl Default for PartitionProduceData {
     fn default() -> Self {
         PartitionProduceData {
             index: 0,
-            records: Some(Bytes::new()),
+            records: Some(Records::new()),
             unknown_tagged_fields: UnknownTaggedFields::new(),
         }
     }
@@ -273,7 +274,7 @@ impl PartitionProduceData {
         self
     }
     /// Sets `records`.
-    pub fn with_records(mut self, value: Option<Bytes>) -> Self {
+    pub fn with_records(mut self, value: Option<Records>) -> Self {
         self.records = value;
         self
     }
@@ -293,7 +294,7 @@ impl Encodable for PartitionProduceData {
                 put_nullable_records(buf, Some(&v), flexible)?;
             }
             None => {
-                put_nullable_bytes(buf, None, flexible)?;
+                put_nullable_records(buf, None, flexible)?;
             }
         }
         if flexible {
@@ -317,8 +318,8 @@ impl Encodable for PartitionProduceData {
         let mut size = 0usize;
         size += 4;
         size += match &self.records {
-            Some(v) => nullable_bytes_size(Some(&v[..]), flexible),
-            None => nullable_bytes_size(None, flexible),
+            Some(v) => nullable_records_size(Some(&v), flexible),
+            None => nullable_records_size(None, flexible),
         };
         if flexible {
             let mut num_tagged = self.unknown_tagged_fields.len();
@@ -333,7 +334,7 @@ impl Decodable for PartitionProduceData {
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self> {
         let flexible = version >= 9;
         let index = get_i32(buf)?;
-        let records = get_nullable_bytes(buf, flexible)?;
+        let records = get_nullable_records(buf, flexible)?;
         let mut unknown_tagged_fields = UnknownTaggedFields::new();
         if flexible {
             get_tagged_fields(
@@ -359,7 +360,7 @@ impl Random for PartitionProduceData {
         value.records = if true && rng.gen_ratio(1, 4) {
             None
         } else {
-            Some(rng.gen_bytes())
+            Some(Records::from(rng.gen_bytes()))
         };
         if version >= 9 {
             value.unknown_tagged_fields = rng.unknown_tagged_fields();

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::message::{Decodable, Encodable, Message, VersionRange};
 use crate::primitives::*;
+use crate::records::Records;
 #[cfg(feature = "testing")]
 use crate::testing::{Random, TestRng};
 

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{Error, Result};
 use crate::records::compression::{self, Compression};
-use crate::records::record::{increment_sequence, BatchContext, Records};
+use crate::records::record::{increment_sequence, BatchContext, RecordIter};
 
 /// The magic byte of the only record format this crate reads and writes (Kafka's
 /// `RecordBatch.MAGIC_VALUE_V2`).
@@ -491,7 +491,7 @@ impl RecordBatch {
 
     /// The records, decompressing with [`DEFAULT_MAX_DECOMPRESSED_BYTES`] as the limit. See
     /// [`Self::records_with_limit`].
-    pub fn records(&self) -> Result<Records> {
+    pub fn records(&self) -> Result<RecordIter> {
         self.records_with_limit(DEFAULT_MAX_DECOMPRESSED_BYTES)
     }
 
@@ -501,7 +501,7 @@ impl RecordBatch {
     ///
     /// This does not check the CRC: call [`Self::validate`] first on untrusted input. Reading
     /// is safe either way: every length is checked and errors are returned, never panics.
-    pub fn records_with_limit(&self, max_decompressed: usize) -> Result<Records> {
+    pub fn records_with_limit(&self, max_decompressed: usize) -> Result<RecordIter> {
         let count = self.records_count();
         let Ok(count) = u32::try_from(count) else {
             return Err(Error::CorruptBatch("negative record count"));
@@ -519,7 +519,7 @@ impl RecordBatch {
                 .then(|| self.max_timestamp()),
             base_sequence: self.base_sequence(),
         };
-        Ok(Records::new(data, count, ctx))
+        Ok(RecordIter::new(data, count, ctx))
     }
 
     /// A mutable batch over the same bytes, without copying, if this is their only handle;

@@ -26,13 +26,16 @@
 //!   (CRC-32C and header sanity), and [`RecordBatch::records`].
 //! - [`set_base_offset`], [`set_partition_leader_epoch`] and [`RecordBatchMut`] patch the header
 //!   in place, without touching the records or invalidating the CRC.
-//! - [`Records`] iterates over a batch's [`Record`]s, whose keys, values and [`Headers`] are
+//! - [`RecordIter`] iterates over a batch's [`Record`]s, whose keys, values and [`Headers`] are
 //!   slices of the batch (or of its one decompressed buffer), with every length checked and a
-//!   caller-set limit on decompression. [`Records::refs`] gives borrowed [`RecordRef`]s for
+//!   caller-set limit on decompression. [`RecordIter::refs`] gives borrowed [`RecordRef`]s for
 //!   scans that keep nothing.
 //! - [`RecordBatchBuilder`] encodes a batch, writing records straight into one buffer.
 //! - [`Compression`] covers none, gzip, snappy (xerial-framed or raw), lz4 (frame) and zstd.
 //! - [`ControlRecordType`] and [`EndTransactionMarker`] read and write transaction markers.
+//! - [`Records`], the value of a message's `records` field: bytes in memory or a
+//!   [`FileRegion`] of a log file; [`PartsWriter`] encodes a message into [`SendPart`]s so
+//!   file regions go out without being copied.
 //!
 //! Nothing here panics on any input, and no allocation is sized by an unchecked length.
 //!
@@ -72,6 +75,7 @@ mod builder;
 mod compression;
 mod control;
 mod record;
+mod value;
 
 #[cfg(test)]
 mod tests;
@@ -88,4 +92,6 @@ pub use control::{
     ControlRecordType, EndTransactionMarker, CONTROL_RECORD_KEY_VERSION,
     END_TXN_MARKER_VALUE_VERSION,
 };
-pub use record::{Header, Headers, HeadersIter, Record, RecordRef, RecordRefs, Records};
+pub use record::{Header, Headers, HeadersIter, Record, RecordIter, RecordRef, RecordRefs};
+pub(crate) use value::copy_records;
+pub use value::{FileRegion, InlineSize, PartsWriter, Records, SendPart, MIN_SEPARATE_RECORDS};

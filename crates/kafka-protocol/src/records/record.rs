@@ -1,4 +1,4 @@
-//! Records inside a batch: Kafka's `DefaultRecord`.
+//! RecordIter inside a batch: Kafka's `DefaultRecord`.
 //!
 //! ```text
 //! length: varint
@@ -369,7 +369,7 @@ fn read_record(data: &[u8], pos: usize) -> Result<RawRecord> {
     })
 }
 
-/// The position and count bookkeeping shared by [`Records`] and [`RecordRefs`].
+/// The position and count bookkeeping shared by [`RecordIter`] and [`RecordRefs`].
 #[derive(Debug, Clone, Copy)]
 struct Walk {
     pos: usize,
@@ -427,20 +427,20 @@ impl Walk {
 /// (Kafka's "incorrect declared batch size"). After the first error it yields nothing more.
 ///
 /// Each [`Record`] holds reference-counted slices of the batch's buffer. To scan records
-/// without keeping them (validation, counting, filtering), [`Records::refs`] borrows instead,
+/// without keeping them (validation, counting, filtering), [`RecordIter::refs`] borrows instead,
 /// which saves the reference counting.
 ///
 /// [`RecordBatch::records`]: crate::records::RecordBatch::records
 #[derive(Debug, Clone)]
-pub struct Records {
+pub struct RecordIter {
     data: Bytes,
     walk: Walk,
     ctx: BatchContext,
 }
 
-impl Records {
+impl RecordIter {
     pub(crate) fn new(data: Bytes, count: u32, ctx: BatchContext) -> Self {
-        Records {
+        RecordIter {
             data,
             walk: Walk {
                 pos: 0,
@@ -472,7 +472,7 @@ impl Records {
     }
 }
 
-impl Iterator for Records {
+impl Iterator for RecordIter {
     type Item = Result<Record>;
 
     #[inline]
@@ -510,7 +510,7 @@ impl Iterator for Records {
 }
 
 /// A record borrowed from its batch's buffer: the fields of [`Record`] without reference
-/// counting, from [`Records::refs`].
+/// counting, from [`RecordIter::refs`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordRef<'a> {
@@ -559,7 +559,7 @@ impl<'a> RecordRef<'a> {
     }
 }
 
-/// An iterator over a batch's records borrowed from its buffer, from [`Records::refs`].
+/// An iterator over a batch's records borrowed from its buffer, from [`RecordIter::refs`].
 #[derive(Debug, Clone)]
 pub struct RecordRefs<'a> {
     data: &'a [u8],
@@ -599,7 +599,7 @@ impl<'a> Iterator for RecordRefs<'a> {
 
 impl std::iter::FusedIterator for RecordRefs<'_> {}
 
-impl std::iter::FusedIterator for Records {}
+impl std::iter::FusedIterator for RecordIter {}
 
 #[cfg(test)]
 mod tests {

@@ -194,11 +194,11 @@ pub(crate) fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
         }
         Mutation::Insert { at, bytes: ref ins } => {
             let p = pos(at);
-            bytes.splice(p..p, ins.iter().copied());
+            insert_at(bytes, p, ins.iter().copied());
         }
         Mutation::InsertRun { at, len: n, fill } => {
             let p = pos(at);
-            bytes.splice(p..p, std::iter::repeat_n(fill, n));
+            insert_at(bytes, p, std::iter::repeat_n(fill, n));
         }
         Mutation::Delete { at, len: n } => {
             let p = pos(at);
@@ -217,9 +217,16 @@ pub(crate) fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
         }
         Mutation::InsertLength { at, pattern } => {
             let p = pos(at);
-            bytes.splice(p..p, LENGTH_PATTERNS[pattern].iter().copied());
+            insert_at(bytes, p, LENGTH_PATTERNS[pattern].iter().copied());
         }
     }
+}
+
+/// Inserts `items` before index `at`.
+fn insert_at(bytes: &mut Vec<u8>, at: usize, items: impl IntoIterator<Item = u8>) {
+    let tail = bytes.split_off(at);
+    bytes.extend(items);
+    bytes.extend(tail);
 }
 
 /// Bytes with a bias towards what length prefixes and flags hold: about half are 0x00, 0x01,

@@ -11,12 +11,10 @@
 //! responses that depended on it answer the mapped error, never success.
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
 use kafka_coordinator::{
     ClientInfo, CoordinatorConfig, CoordinatorRecord, DelayedResponse, GroupCoordinator, Reply,
     ResponseToken, WriteFailure,
@@ -45,6 +43,10 @@ pub(super) mod offset_fetch;
 pub(super) mod sync_group;
 use crate::config::BrokerConfig;
 use crate::error::Result;
+
+/// Bytes of `__consumer_offsets` read per step when loading (Kafka's default
+/// `offsets.load.buffer.size`).
+const LOAD_BUFFER_SIZE: usize = 5 << 20;
 
 /// The internal topic holding the coordinator's records.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -102,12 +104,26 @@ impl GroupService {
         let mut offset = log.log_start_offset();
         let mut replayed = 0usize;
         while offset < log.log_end_offset() {
-            let info = log.read(offset, 1 << 20, None, true)?;
-            let Some(region) = info.records else { break };
-            let mut buf = vec![0u8; region.len];
-            region.file.read_exact_at(&mut buf, region.position)?;
+            let buf = match log.read_records(offset, LOAD_BUFFER_SIZE, None) {
+                Ok((_, buf)) => buf,
+                // Kafka's loader grows its buffer to a batch larger than
+                // `offsets.load.buffer.size`; the size is that of a batch in our own log,
+                // checked by recovery, so read that one batch whole.
+                Err(kafka_storage::Error::MessageTooLarge { size, .. }) => {
+                    tracing::warn!(
+                        offset,
+                        size,
+                        "a group metadata batch is larger than the load buffer"
+                    );
+                    log.read_records(offset, size, None)?.1
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if buf.is_empty() {
+                break;
+            }
             let mut next = offset;
-            for batch in RecordBatches::new(Bytes::from(buf)) {
+            for batch in RecordBatches::new(buf) {
                 let batch = batch.map_err(kafka_storage::Error::CorruptRecord)?;
                 next = batch.last_offset() + 1;
                 for record in batch
