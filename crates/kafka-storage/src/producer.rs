@@ -135,8 +135,16 @@ impl ProducerStateManager {
     /// KIP-360); otherwise each batch must continue the sequence, earlier batches of the same
     /// request included. Allocates nothing: a producer's earlier batches in the request are
     /// found by scanning back over `batches`.
-    pub(crate) fn validate(&self, batches: &[ProducerBatch]) -> SequenceVerdict {
+    pub(crate) fn validate<T>(
+        &self,
+        batches: &[T],
+        key: impl Fn(&T) -> ProducerBatch,
+    ) -> SequenceVerdict {
         for (index, b) in batches.iter().enumerate() {
+            let b = key(b);
+            if b.producer_id < 0 {
+                continue;
+            }
             let current = self.producers.get(&b.producer_id);
             if let Some(dup) = current
                 .filter(|e| e.producer_epoch == b.epoch)
@@ -149,6 +157,7 @@ impl ProducerStateManager {
                 .unwrap_or_default()
                 .iter()
                 .rev()
+                .map(&key)
                 .find(|e| e.producer_id == b.producer_id);
             // The producer as this request has left it so far (Kafka's `updatedEntry`).
             let (epoch, last_seq) = match (earlier, current) {
@@ -211,7 +220,7 @@ mod tests {
     }
 
     fn one(s: &ProducerStateManager, batch: ProducerBatch) -> SequenceVerdict {
-        s.validate(&[batch])
+        s.validate(&[batch], |b| *b)
     }
 
     #[test]
@@ -286,11 +295,11 @@ mod tests {
     fn several_batches_of_a_producer_in_one_request() {
         let s = state(7, 0, &[(0, 4, 0)]);
         assert_eq!(
-            s.validate(&[b(0, 5, 6), b(0, 7, 9)]),
+            s.validate(&[b(0, 5, 6), b(0, 7, 9)], |b| *b),
             SequenceVerdict::Append
         );
         assert_eq!(
-            s.validate(&[b(0, 5, 6), b(0, 8, 9)]),
+            s.validate(&[b(0, 5, 6), b(0, 8, 9)], |b| *b),
             SequenceVerdict::Refused {
                 index: 1,
                 error: SequenceError::OutOfOrder { expected: 7 }
@@ -300,22 +309,22 @@ mod tests {
         // than its own earlier batch, and an epoch bump must start at 0.
         let empty = ProducerStateManager::default();
         assert_eq!(
-            empty.validate(&[b(0, 3, 4), b(0, 5, 5)]),
+            empty.validate(&[b(0, 3, 4), b(0, 5, 5)], |b| *b),
             SequenceVerdict::Append
         );
         assert_eq!(
-            empty.validate(&[b(0, 3, 4), b(0, 9, 9)]),
+            empty.validate(&[b(0, 3, 4), b(0, 9, 9)], |b| *b),
             SequenceVerdict::Append
         );
         assert!(matches!(
-            empty.validate(&[b(1, 3, 4), b(0, 5, 5)]),
+            empty.validate(&[b(1, 3, 4), b(0, 5, 5)], |b| *b),
             SequenceVerdict::Refused {
                 index: 1,
                 error: SequenceError::FencedEpoch { current: 1 }
             }
         ));
         assert!(matches!(
-            empty.validate(&[b(0, 3, 4), b(1, 5, 5)]),
+            empty.validate(&[b(0, 3, 4), b(1, 5, 5)], |b| *b),
             SequenceVerdict::Refused {
                 index: 1,
                 error: SequenceError::OutOfOrder { expected: 0 }
@@ -323,11 +332,11 @@ mod tests {
         ));
         // An epoch bump inside the request: the later batch must start at 0.
         assert_eq!(
-            s.validate(&[b(0, 5, 5), b(1, 0, 0)]),
+            s.validate(&[b(0, 5, 5), b(1, 0, 0)], |b| *b),
             SequenceVerdict::Append
         );
         assert!(matches!(
-            s.validate(&[b(1, 0, 0), b(0, 1, 1)]),
+            s.validate(&[b(1, 0, 0), b(0, 1, 1)], |b| *b),
             SequenceVerdict::Refused {
                 index: 1,
                 error: SequenceError::FencedEpoch { current: 1 }
@@ -338,6 +347,9 @@ mod tests {
             producer_id: 8,
             ..b(0, 100, 100)
         };
-        assert_eq!(s.validate(&[other, b(0, 5, 5)]), SequenceVerdict::Append);
+        assert_eq!(
+            s.validate(&[other, b(0, 5, 5)], |b| *b),
+            SequenceVerdict::Append
+        );
     }
 }

@@ -14,7 +14,7 @@ use super::{lock, write_lock, AppendState, Log};
 use crate::checkpoint::{self, SNAPSHOT_SUFFIX};
 use crate::config::LogConfig;
 use crate::error::{Error, Result};
-use crate::producer::BatchMetadata;
+use crate::producer::{BatchMetadata, ProducerBatch, SequenceError, SequenceVerdict};
 use crate::segment::{file_name, parse_base_offset, remove_if_exists, AppendedBatch, LogSegment};
 
 /// Bytes at the front of a batch copied and rewritten on append: its fixed header, which holds
@@ -67,8 +67,20 @@ pub struct AppendInfo {
     /// Whether the flush policy (`flush.messages`) asks for an fsync covering this append
     /// before it is acknowledged. [`Log::append`] has already done it;
     /// [`Log::append_without_flush`] leaves it to the caller
-    /// ([`Log::flush_up_to`]`(last_offset + 1)`).
+    /// ([`Log::flush_up_to`]`(last_offset + 1)`); [`Log::append_as_leader`] has queued it
+    /// for the flusher thread.
     pub flush_needed: bool,
+    /// The request repeated a batch already in the log ([`Log::append_as_leader`] only):
+    /// nothing was appended, and the offsets (and `max_timestamp`) are the original batch's.
+    pub duplicate: bool,
+}
+
+/// Who an append comes from (Kafka's `AppendOrigin`): only client appends are checked
+/// against the producer state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Client,
+    Internal,
 }
 
 fn frame_error(e: kafka_protocol::Error) -> Error {
@@ -81,8 +93,45 @@ fn frame_error(e: kafka_protocol::Error) -> Error {
 }
 
 impl Log {
-    /// Appends the `records` field of a Produce request partition: one or more magic v2
-    /// batches.
+    /// Appends the records of a client's Produce request partition (Kafka's
+    /// `appendAsLeader` with origin `Client`): one or more magic v2 batches, validated once.
+    ///
+    /// Before the append lock, each batch is framed and validated (size against
+    /// `max.message.bytes`, magic, CRC, a record count matching its offset range, no control
+    /// batches, create-time timestamps within `message.timestamp.{before,after}.max.ms` of
+    /// `now_ms`), and their total against `segment.bytes`. Under the append lock, the batches
+    /// of idempotent producers are checked against the log's producer state as Kafka does: a
+    /// repeat of one of the producer's last five batches answers the whole request with that
+    /// batch's offsets and appends nothing ([`AppendInfo::duplicate`]); an older epoch is
+    /// [`Error::InvalidProducerEpoch`]; a sequence that does not continue the producer's
+    /// (earlier batches of the same request included), or a new epoch not starting at 0, is
+    /// [`Error::OutOfOrderSequence`]; a producer the log does not know takes any sequence.
+    /// Then offsets are assigned and the batches written as in [`Log::append`].
+    ///
+    /// Returns at once. When [`AppendInfo::flush_needed`] is set, the flush policy wants the
+    /// records durable before they are acknowledged: an fsync covering them has been queued
+    /// for the manager's flusher thread (or made, if none runs), which group-commits every
+    /// append since its last round; [`Log::flushed_offset`] passing `last_offset` tells when,
+    /// and a [`crate::DurabilityListener`] is told of each round and of a failed one (after
+    /// which the log is offline, [`Log::is_offline`], and the append will never be durable).
+    ///
+    /// Every error maps to the partition's Kafka error with [`Error::error_code`].
+    pub fn append_as_leader(
+        &self,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
+        let info = self.append_records(records, now_ms, leader_epoch, true, Origin::Client)?;
+        if info.flush_needed {
+            self.schedule_flush()?;
+        }
+        Ok(info)
+    }
+
+    /// Appends batches written by the broker itself (group metadata) or, with
+    /// `assign_offsets` false, batches that already carry their offsets: one or more magic
+    /// v2 batches. No producer-state check is made.
     ///
     /// Each batch is framed and validated (size against `max.message.bytes`, magic, CRC, a
     /// record count matching its offset range, no control batches, create-time timestamps
@@ -92,8 +141,8 @@ impl Log {
     /// timestamp type and `maxTimestamp` (`now_ms`) with a recomputed CRC; under the append
     /// lock, `baseOffset` is assigned (when `assign_offsets`; otherwise the batches' own
     /// offsets are kept and must not go backwards), the segment is rolled if due and all
-    /// batches go to the active segment with one write. `records` is copied at most once:
-    /// not at all when it is the only handle on its buffer.
+    /// batches go to the active segment with one write. `records` is copied at most once
+    /// (only for LogAppendTime): not at all when it is the only handle on its buffer.
     ///
     /// With `flush.messages` reached, this also waits for an fsync covering the append
     /// ([`Log::flush_up_to`], shared with concurrent appenders), after the append lock is
@@ -121,6 +170,23 @@ impl Log {
         now_ms: i64,
         leader_epoch: i32,
         assign_offsets: bool,
+    ) -> Result<AppendInfo> {
+        self.append_records(
+            records,
+            now_ms,
+            leader_epoch,
+            assign_offsets,
+            Origin::Internal,
+        )
+    }
+
+    fn append_records(
+        &self,
+        records: Bytes,
+        now_ms: i64,
+        leader_epoch: i32,
+        assign_offsets: bool,
+        origin: Origin,
     ) -> Result<AppendInfo> {
         self.check_open()?;
         let config = self.config();
@@ -185,6 +251,7 @@ impl Log {
                 bytes: 0,
                 producer_batches: Vec::new(),
                 flush_needed: false,
+                duplicate: false,
             });
         }
         if total as u64 > config.segment_bytes {
@@ -198,11 +265,12 @@ impl Log {
         // 16 bytes (base offset, length, partition leader epoch; none covered by the CRC) are
         // rewritten, in small copies, and the rest goes from the request's buffer to the file
         // with one vectored write. LogAppendTime rewrites the max timestamp and the CRC, so
-        // that path copies the batches once.
+        // that path copies the batches once (not at all when the request's buffer is not
+        // shared) and patches the base offsets into that copy.
         let log_append_time =
             (config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let mut heads: Vec<[u8; PATCHED_HEAD]> = Vec::new();
-        let body: Bytes = if let Some(t) = log_append_time {
+        let (shared, mut owned) = if let Some(t) = log_append_time {
             let mut buf = match records.try_into_mut() {
                 Ok(b) => b,
                 Err(b) => BytesMut::from(&b[..]),
@@ -213,10 +281,11 @@ impl Log {
                 let mut m = RecordBatchMut::new(piece).map_err(Error::CorruptRecord)?;
                 m.set_partition_leader_epoch(leader_epoch);
                 m.set_max_timestamp(TimestampType::LogAppendTime, t);
+                // The pieces are adjacent in one buffer: unsplit rejoins them without copying.
                 out.unsplit(m.into_inner());
                 b.max_timestamp = t;
             }
-            out.freeze()
+            (Bytes::new(), Some(out))
         } else {
             let mut pos = 0usize;
             for b in &batches {
@@ -231,11 +300,44 @@ impl Log {
                 heads.push(head);
                 pos += usize::try_from(b.size).unwrap_or(0);
             }
-            records
+            (records, None)
         };
 
         let mut st = lock(&self.append);
         self.check_open()?;
+        if origin == Origin::Client && batches.iter().any(|b| b.producer_id >= 0) {
+            let verdict = lock(&self.producers).validate(&batches, |b| ProducerBatch {
+                producer_id: b.producer_id,
+                epoch: b.producer_epoch,
+                first_seq: b.base_sequence,
+                last_seq: b.last_sequence,
+            });
+            match verdict {
+                SequenceVerdict::Append => {}
+                SequenceVerdict::Duplicate(d) => {
+                    drop(st);
+                    return Ok(self.duplicate_info(&config, &d));
+                }
+                SequenceVerdict::Refused { index, error } => {
+                    let b = batches.get(index);
+                    let producer_id = b.map_or(-1, |b| b.producer_id);
+                    let epoch = b.map_or(-1, |b| b.producer_epoch);
+                    return Err(match error {
+                        SequenceError::FencedEpoch { current } => Error::InvalidProducerEpoch {
+                            producer_id,
+                            epoch,
+                            current,
+                        },
+                        SequenceError::OutOfOrder { expected } => Error::OutOfOrderSequence {
+                            producer_id,
+                            epoch,
+                            expected,
+                            got: b.map_or(-1, |b| b.base_sequence),
+                        },
+                    });
+                }
+            }
+        }
         let mut next = self.log_end_offset();
         for (i, b) in batches.iter_mut().enumerate() {
             if assign_offsets {
@@ -255,18 +357,20 @@ impl Log {
             }
             next = b.last_offset.saturating_add(1);
         }
-        let body = if heads.is_empty() && assign_offsets {
-            let mut buf = BytesMut::from(&body[..]);
-            let mut pos = 0usize;
-            for b in &batches {
-                let end = pos + usize::try_from(b.size).unwrap_or(0);
-                let slice = buf.get_mut(pos..end).unwrap_or_default();
-                set_base_offset(slice, b.base_offset).map_err(Error::CorruptRecord)?;
-                pos = end;
+        let body: Bytes = match owned.take() {
+            Some(mut buf) => {
+                if assign_offsets {
+                    let mut pos = 0usize;
+                    for b in &batches {
+                        let end = pos + usize::try_from(b.size).unwrap_or(0);
+                        let slice = buf.get_mut(pos..end).unwrap_or_default();
+                        set_base_offset(slice, b.base_offset).map_err(Error::CorruptRecord)?;
+                        pos = end;
+                    }
+                }
+                buf.freeze()
             }
-            buf.freeze()
-        } else {
-            body
+            None => shared,
         };
         let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() * 2);
         if heads.is_empty() {
@@ -362,7 +466,28 @@ impl Log {
             bytes: total,
             producer_batches,
             flush_needed,
+            duplicate: false,
         })
+    }
+
+    /// The answer to a retried batch already in the log (Kafka answers it with the original
+    /// batch's offsets and timestamp). It needs a flush when the original is not durable yet.
+    fn duplicate_info(&self, config: &LogConfig, d: &BatchMetadata) -> AppendInfo {
+        AppendInfo {
+            first_offset: d.first_offset,
+            last_offset: d.last_offset,
+            max_timestamp: d.timestamp,
+            offset_of_max_timestamp: d.last_offset,
+            log_append_time: (config.message_timestamp_type == TimestampType::LogAppendTime)
+                .then_some(d.timestamp),
+            log_start_offset: self.log_start_offset(),
+            num_messages: 0,
+            bytes: 0,
+            producer_batches: Vec::new(),
+            flush_needed: config.flush_interval_messages.is_some()
+                && self.flushed_offset() <= d.last_offset,
+            duplicate: true,
+        }
     }
 
     /// Kafka's `LogSegment.shouldRoll`.

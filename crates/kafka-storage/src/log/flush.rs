@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use super::{lock, read_lock, wall_clock_ms, Log};
+use super::{lock, wall_clock_ms, Log};
 use crate::checkpoint::{self, OffsetsCheckpoint};
 use crate::error::{Error, Result};
 use crate::segment::LogSegment;
@@ -49,12 +49,52 @@ impl Log {
         }
     }
 
-    /// One fsync round up to the current log end offset.
+    /// Asks for an fsync covering everything appended so far without waiting for it: the
+    /// log is queued for the manager's flusher thread (once, however many appends ask before
+    /// it runs), or flushed here when no flusher runs.
+    pub(crate) fn schedule_flush(&self) -> Result<()> {
+        if self.flush_queued.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if self.durability.schedule(&self.tp) {
+            return Ok(());
+        }
+        self.flush_queued.store(false, Ordering::Release);
+        self.flush()
+    }
+
+    /// The flusher thread's turn at this log: one fsync round covering every append so far.
+    pub(crate) fn flush_scheduled(&self) {
+        // Swapped (not stored) so that an append which found the flag still set is seen:
+        // its log end offset was published before its swap.
+        self.flush_queued.swap(false, Ordering::AcqRel);
+        if let Err(e) = self.flush() {
+            warn!(partition = %self.tp, error = %e, "flush failed");
+        }
+    }
+
+    /// One fsync round up to the current log end offset; listeners hear of its outcome.
     fn flush_once(&self) -> Result<()> {
+        let res = self.fsync_to_end();
+        match &res {
+            Ok(Some(flushed)) => self.durability.notify_flushed(&self.tp, *flushed),
+            Ok(None) => {}
+            Err(e) => self.durability.notify_failed(&self.tp, e),
+        }
+        res.map(|_| ())
+    }
+
+    /// The fsyncs of [`Log::flush_once`]: the new flushed offset, `None` if nothing was due.
+    fn fsync_to_end(&self) -> Result<Option<i64>> {
+        // After a failed fsync the dirty pages may be gone while a retried fsync succeeds:
+        // never count anything as flushed again.
+        if self.is_offline() {
+            return Err(Error::Offline(self.tp.clone()));
+        }
         let target = self.log_end_offset();
         let from = self.flushed_offset();
         if target <= from {
-            return Ok(());
+            return Ok(None);
         }
         let segs: Vec<Arc<LogSegment>> = self
             .segments_from(from)
@@ -65,11 +105,20 @@ impl Log {
         if self.dir_dirty.swap(false, Ordering::AcqRel) {
             if let Err(e) = std::fs::File::open(&self.dir).and_then(|d| d.sync_all()) {
                 self.dir_dirty.store(true, Ordering::Release);
+                self.offline.store(true, Ordering::Release);
+                warn!(partition = %self.tp, error = %e, "directory fsync failed: log is offline");
                 return Err(e.into());
             }
         }
         for s in &segs {
-            if let Err(e) = s.flush() {
+            #[cfg(test)]
+            let injected = self
+                .fail_fsync
+                .load(Ordering::Acquire)
+                .then(|| Error::Io(std::io::Error::other("injected fsync failure")));
+            #[cfg(not(test))]
+            let injected: Option<Error> = None;
+            if let Err(e) = injected.map_or_else(|| s.flush(), Err) {
                 // After a failed fsync the page cache state is unknown: stop taking writes.
                 self.offline.store(true, Ordering::Release);
                 warn!(partition = %self.tp, error = %e, "fsync failed: log is offline");
@@ -79,11 +128,7 @@ impl Log {
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.flushed_offset.fetch_max(target, Ordering::AcqRel);
         self.last_flush_ms.store(wall_clock_ms(), Ordering::Release);
-        let listener = read_lock(&self.flush_listener).clone();
-        if let Some(l) = listener {
-            l(&self.tp, target);
-        }
-        Ok(())
+        Ok(Some(target))
     }
 
     /// Offsets below this are fsynced (the recovery point).

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::{lock, sync_dir, AppendState, Log};
 use crate::checkpoint::{self, OffsetsCheckpoint, SNAPSHOT_SUFFIX};
 use crate::config::LogConfig;
+use crate::durability::Durability;
 use crate::epoch::LeaderEpochCache;
 use crate::error::{Error, Result};
 use crate::producer::{BatchMetadata, ProducerStateManager};
@@ -22,10 +23,12 @@ use crate::segment::{
 use crate::TopicPartition;
 
 /// Options for loading a log.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct LoadOptions {
     pub(crate) had_clean_shutdown: bool,
     pub(crate) now_ms: i64,
+    /// The manager's listeners and flusher queue.
+    pub(crate) durability: Arc<Durability>,
 }
 
 impl Log {
@@ -37,6 +40,7 @@ impl Log {
         overrides: &BTreeMap<String, String>,
         config: LogConfig,
         now_ms: i64,
+        durability: Arc<Durability>,
     ) -> Result<Log> {
         std::fs::create_dir_all(dir)?;
         checkpoint::write_partition_metadata(dir, topic_id)?;
@@ -57,6 +61,7 @@ impl Log {
             LoadOptions {
                 had_clean_shutdown: true,
                 now_ms,
+                durability,
             },
         )
     }
@@ -257,7 +262,10 @@ impl Log {
             closed: AtomicBool::new(false),
             offline: AtomicBool::new(false),
             dir_dirty: AtomicBool::new(false),
-            flush_listener: RwLock::new(None),
+            durability: opts.durability,
+            flush_queued: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_fsync: AtomicBool::new(false),
         };
         log.load_producer_state(&snapshots)?;
         log.write_checkpoint()?;

@@ -29,9 +29,9 @@ use kafka_protocol::Uuid;
 
 use crate::checkpoint::OffsetsCheckpoint;
 use crate::config::LogConfig;
+use crate::durability::Durability;
 use crate::epoch::LeaderEpochCache;
 use crate::error::{Error, Result};
-use crate::manager::FlushListener;
 use crate::producer::{ProducerEntry, ProducerStateManager};
 use crate::segment::LogSegment;
 use crate::TopicPartition;
@@ -73,7 +73,13 @@ pub struct Log {
     offline: AtomicBool,
     /// A segment file was created since the directory was last fsynced.
     dir_dirty: AtomicBool,
-    flush_listener: RwLock<Option<FlushListener>>,
+    /// Listeners and the flusher queue, shared with the manager.
+    durability: Arc<Durability>,
+    /// This log is in the flusher's queue (so it is queued once however many appends wait).
+    flush_queued: AtomicBool,
+    /// Tests: make the next fsyncs fail.
+    #[cfg(test)]
+    pub(crate) fail_fsync: AtomicBool,
 }
 
 impl std::fmt::Debug for Log {
@@ -134,6 +140,12 @@ impl Log {
         Ok(())
     }
 
+    /// Whether a failed write or fsync took the log offline: it takes no more appends, and
+    /// nothing above [`Log::flushed_offset`] will become durable.
+    pub fn is_offline(&self) -> bool {
+        self.offline.load(Ordering::Acquire)
+    }
+
     /// The partition.
     pub fn topic_partition(&self) -> &TopicPartition {
         &self.tp
@@ -156,10 +168,6 @@ impl Log {
 
     pub(crate) fn set_config(&self, config: LogConfig) {
         *write_lock(&self.config) = Arc::new(config);
-    }
-
-    pub(crate) fn set_flush_listener(&self, listener: Option<FlushListener>) {
-        *write_lock(&self.flush_listener) = listener;
     }
 
     /// The first offset of the log.
@@ -246,3 +254,6 @@ pub(crate) fn sync_dir(dir: &Path) {
         let _ = f.sync_all();
     }
 }
+
+#[cfg(test)]
+mod tests;
