@@ -1,6 +1,7 @@
 //! `KafkaApis`: the broker's `RequestHandler`, one module per API area, as Kafka's
 //! `KafkaApis.scala`.
 
+mod delayed_produce;
 mod errors;
 mod fetch;
 mod groups;
@@ -20,6 +21,7 @@ use kafka_storage::LogManager;
 use crate::config::BrokerConfig;
 use crate::metadata::{MetaProperties, TopicRegistry};
 
+pub use delayed_produce::ProducePurgatory;
 pub use fetch::FetchPurgatory;
 pub use groups::GroupService;
 pub use producer_state::ProducerIdManager;
@@ -58,10 +60,12 @@ pub struct BrokerState {
     pub configured_endpoints: Vec<Endpoint>,
     /// The same with ports resolved once the listeners are bound (port 0 in tests).
     pub bound_endpoints: std::sync::OnceLock<Vec<Endpoint>>,
-    /// Producer ids and per-partition producer state.
+    /// Producer ids (the producer state itself is each log's).
     pub producers: ProducerIdManager,
     /// Parked fetches waiting for data.
     pub purgatory: Arc<FetchPurgatory>,
+    /// Produce responses waiting for their records to be durable.
+    pub delayed_produce: Arc<ProducePurgatory>,
     /// Fetch sessions.
     pub fetch_sessions: fetch::FetchSessionCache,
     /// Consumer groups.
@@ -109,15 +113,9 @@ impl RequestHandler for KafkaApis {
             RequestKind::ListOffsets(r) => Some(offsets::list_offsets(s, &request, r)),
             RequestKind::OffsetForLeaderEpoch(r) => Some(offsets::offset_for_leader_epoch(s, r)),
             RequestKind::InitProducerId(r) => Some(produce::init_producer_id(s, r)),
-            RequestKind::Produce(r) => {
-                match produce::produce(s, &request, r) {
-                    Some(body) => Some(body),
-                    None => {
-                        // acks=0: nothing is written back.
-                        responses.send(request.no_response());
-                        return;
-                    }
-                }
+            RequestKind::Produce(_) => {
+                produce::produce(s, request, responses);
+                return;
             }
             RequestKind::FindCoordinator(r) => Some(groups::find_coordinator(s, &request, r)),
             RequestKind::JoinGroup(_)

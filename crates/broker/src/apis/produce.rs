@@ -1,71 +1,106 @@
 //! Produce and InitProducerId.
 
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ResponseKind,
+    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, RequestKind,
+    ResponseKind,
 };
-use kafka_protocol::records::RecordBatches;
 use kafka_protocol::ErrorCode;
-use kafka_server::Request;
+use kafka_server::{Request, ResponseSender};
 use kafka_storage::TopicPartition;
 
-use super::producer_state::{check_sequence, next_seq, SequenceCheck};
-use super::{errors::storage_error_code, now_ms, BrokerState};
+use super::delayed_produce::Wait;
+use super::{now_ms, BrokerState};
 
-/// Produces; `None` means acks=0 (no response is written).
-pub(super) fn produce(
-    state: &BrokerState,
-    request: &Request,
-    req: &ProduceRequest,
-) -> Option<ResponseKind> {
+/// Produces, answering now or, when the flush policy wants the records durable first
+/// (acks 1 or -1 with `log.flush.interval.messages`), once they are (see
+/// [`super::delayed_produce`]). acks=0 writes no response.
+pub(super) fn produce(state: &BrokerState, mut request: Request, sender: &ResponseSender) {
+    let RequestKind::Produce(req) = &request.body else {
+        return;
+    };
     let acks = req.acks;
-    if req.transactional_id.is_some() {
+    let body = if req.transactional_id.is_some() {
         // Transactions are not served yet: refuse clearly rather than corrupt state.
-        return Some(error_response(
-            req,
-            ErrorCode::TransactionalIdAuthorizationFailed,
-        ));
+        error_response(req, ErrorCode::TransactionalIdAuthorizationFailed)
+    } else if !matches!(acks, -1..=1) {
+        error_response(req, ErrorCode::InvalidRequiredAcks)
+    } else {
+        let now = now_ms();
+        let mut appended = false;
+        let mut waits = Vec::new();
+        let responses = req
+            .topic_data
+            .iter()
+            .enumerate()
+            .map(|(ti, topic)| {
+                let partitions = topic
+                    .partition_data
+                    .iter()
+                    .enumerate()
+                    .map(|(pi, p)| {
+                        let tp = TopicPartition {
+                            topic: topic.name.clone(),
+                            partition: p.index,
+                        };
+                        let (r, durable_at) = produce_partition(state, &tp, p.records.clone(), now);
+                        if r.error_code == 0 {
+                            appended = true;
+                        }
+                        if let Some(required) = durable_at {
+                            waits.push(Wait {
+                                tp,
+                                required,
+                                at: (ti, pi),
+                            });
+                        }
+                        r
+                    })
+                    .collect();
+                TopicProduceResponse::default()
+                    .with_name(topic.name.clone())
+                    .with_partition_responses(partitions)
+            })
+            .collect();
+        if appended {
+            state.purgatory.notify();
+        }
+        let response = ProduceResponse::default().with_responses(responses);
+        if acks == 0 {
+            sender.send(request.no_response());
+            return;
+        }
+        if !waits.is_empty() {
+            let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
+            request.times.api_local_complete = Some(Instant::now());
+            // The held request no longer needs its records: return the receive memory.
+            request.body = RequestKind::Produce(ProduceRequest::default());
+            let sender = sender.clone();
+            state.delayed_produce.hold(
+                &state.logs,
+                response,
+                waits,
+                timeout,
+                Box::new(move |r| respond(&request, &ResponseKind::Produce(r), &sender)),
+            );
+            return;
+        }
+        ResponseKind::Produce(response)
+    };
+    respond(&request, &body, sender);
+}
+
+fn respond(request: &Request, body: &ResponseKind, sender: &ResponseSender) {
+    match request.respond(body) {
+        Ok(r) => sender.send(r),
+        Err(e) => {
+            tracing::error!(api = request.api_key.name(), version = request.api_version, error = %e, "encoding the response failed; closing the connection");
+            sender.send(request.close_connection());
+        }
     }
-    if !matches!(acks, -1..=1) {
-        return Some(error_response(req, ErrorCode::InvalidRequiredAcks));
-    }
-    let _ = request;
-    let now = now_ms();
-    let mut appended = false;
-    let responses = req
-        .topic_data
-        .iter()
-        .map(|topic| {
-            let partitions = topic
-                .partition_data
-                .iter()
-                .map(|p| {
-                    let tp = TopicPartition {
-                        topic: topic.name.clone(),
-                        partition: p.index,
-                    };
-                    let r = produce_partition(state, &tp, p.records.clone(), now);
-                    if r.error_code == 0 {
-                        appended = true;
-                    }
-                    r
-                })
-                .collect();
-            TopicProduceResponse::default()
-                .with_name(topic.name.clone())
-                .with_partition_responses(partitions)
-        })
-        .collect();
-    if appended {
-        state.purgatory.notify();
-    }
-    if acks == 0 {
-        return None;
-    }
-    Some(ResponseKind::Produce(
-        ProduceResponse::default().with_responses(responses),
-    ))
 }
 
 fn error_response(req: &ProduceRequest, code: ErrorCode) -> ResponseKind {
@@ -95,12 +130,14 @@ fn error_response(req: &ProduceRequest, code: ErrorCode) -> ResponseKind {
     )
 }
 
+/// Appends one partition's records; with the offset its flushed offset must reach before
+/// the answer is sent, when the flush policy asks for that.
 fn produce_partition(
     state: &BrokerState,
     tp: &TopicPartition,
     records: Option<Bytes>,
     now: i64,
-) -> PartitionProduceResponse {
+) -> (PartitionProduceResponse, Option<i64>) {
     let response = PartitionProduceResponse::default().with_index(tp.partition);
     // Refused partitions carry no offsets, as Kafka answers them.
     let fail = |code: ErrorCode, msg: Option<String>| {
@@ -113,68 +150,28 @@ fn produce_partition(
             .with_log_start_offset(-1)
     };
     let Some(log) = state.logs.get_log(tp) else {
-        return fail(ErrorCode::UnknownTopicOrPartition, None);
+        return (fail(ErrorCode::UnknownTopicOrPartition, None), None);
     };
     let Some(records) = records.filter(|r| !r.is_empty()) else {
-        return fail(ErrorCode::CorruptMessage, Some("empty record set".into()));
+        return (
+            fail(ErrorCode::CorruptMessage, Some("empty record set".into())),
+            None,
+        );
     };
-    // Idempotence: each batch's sequence is checked against the producer state the log keeps
-    // (and recovers after a restart), under the partition's lock so that a retry racing its
-    // original is seen as a duplicate.
-    let mut batches = Vec::new();
-    for batch in RecordBatches::new(records.clone()) {
-        match batch {
-            Ok(b) => batches.push((
-                b.producer_id(),
-                b.producer_epoch(),
-                b.base_sequence(),
-                b.last_sequence(),
-            )),
-            Err(e) => return fail(ErrorCode::CorruptMessage, Some(e.to_string())),
-        }
-    }
-    let lock = state.producers.partition(tp);
-    let _serialized = lock.lock().unwrap_or_else(|e| e.into_inner());
-    for (i, (pid, epoch, first_seq, last_seq)) in batches.iter().enumerate() {
-        if *pid < 0 {
-            continue;
-        }
-        // A producer's earlier batch in this same request counts as already written.
-        let earlier = batches[..i].iter().rev().find(|b| b.0 == *pid);
-        let verdict = match earlier {
-            Some(&(_, e, _, last)) if e == *epoch && *first_seq == next_seq(last) => {
-                Ok(SequenceCheck::Append)
-            }
-            Some(_) => Err(ErrorCode::OutOfOrderSequenceNumber),
-            None => check_sequence(
-                log.producer_state(*pid).as_ref(),
-                *epoch,
-                *first_seq,
-                *last_seq,
-            ),
-        };
-        match verdict {
-            Ok(SequenceCheck::Append) => {}
-            Ok(SequenceCheck::Duplicate { first_offset }) if batches.len() == 1 => {
-                return response
-                    .with_base_offset(first_offset)
-                    .with_log_start_offset(log.log_start_offset());
-            }
-            Ok(SequenceCheck::Duplicate { .. }) => {
-                return fail(ErrorCode::DuplicateSequenceNumber, None)
-            }
-            Err(code) => return fail(code, None),
-        }
-    }
-    match log.append(records, now, 0, true) {
-        Ok(info) => response
-            .with_base_offset(info.first_offset)
-            .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
-            .with_log_start_offset(info.log_start_offset),
+    // The log validates the batches, idempotent sequences included, under its append lock.
+    match log.append_as_leader(records, 0, now) {
+        Ok(info) => (
+            response
+                .with_base_offset(info.first_offset)
+                .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
+                .with_log_start_offset(info.log_start_offset),
+            info.flush_needed
+                .then_some(info.last_offset.saturating_add(1)),
+        ),
         Err(e) => {
-            let code = storage_error_code(&e);
+            let code = e.error_code();
             tracing::debug!(%tp, error = %e, ?code, "produce refused");
-            fail(code, Some(e.to_string()))
+            (fail(code, Some(e.to_string())), None)
         }
     }
 }
