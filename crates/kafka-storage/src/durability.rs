@@ -5,6 +5,7 @@
 //! This module sits below both `log` and `manager`, so a log reports its flushes without
 //! knowing the manager.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::error::Error;
@@ -40,7 +41,7 @@ impl DurabilityListener for ClosureListener {
 #[derive(Debug, Default)]
 struct FlushQueue {
     /// Partitions with appends waiting for an fsync, each once (see `Log::schedule_flush`).
-    due: Vec<TopicPartition>,
+    due: VecDeque<TopicPartition>,
     /// Whether a flusher thread takes from the queue; without one appenders flush for
     /// themselves.
     running: bool,
@@ -106,7 +107,7 @@ impl Durability {
         if !q.running {
             return false;
         }
-        q.due.push(tp.clone());
+        q.due.push_back(tp.clone());
         drop(q);
         self.wakeup.notify_one();
         true
@@ -117,25 +118,28 @@ impl Durability {
         self.queue().running = true;
     }
 
-    /// Marks the flusher thread stopped and wakes it; what is still queued is returned by its
-    /// last [`Durability::take_due`].
+    /// Marks the flusher threads stopped and wakes them; what is still queued is returned by
+    /// their last calls to [`Durability::take_due`].
     pub(crate) fn stop_flusher(&self) {
         self.queue().running = false;
         self.wakeup.notify_all();
     }
 
-    /// For the flusher thread: waits until partitions are due and moves them into `into`
-    /// (emptied first, so its buffer is reused). `false` once stopped with nothing left.
-    pub(crate) fn take_due(&self, into: &mut Vec<TopicPartition>) -> bool {
-        into.clear();
+    /// For a flusher thread: waits until a partition is due and takes it; `None` once
+    /// stopped with nothing left.
+    pub(crate) fn take_due(&self) -> Option<TopicPartition> {
         let mut q = self.queue();
-        while q.due.is_empty() && q.running {
+        loop {
+            if let Some(tp) = q.due.pop_front() {
+                return Some(tp);
+            }
+            if !q.running {
+                return None;
+            }
             q = self
                 .wakeup
                 .wait(q)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        std::mem::swap(&mut q.due, into);
-        !into.is_empty() || q.running
     }
 }

@@ -19,6 +19,11 @@ use crate::log::{sync_dir, wall_clock_ms, LoadOptions, Log};
 use crate::topic_partition::is_valid_topic_name;
 use crate::TopicPartition;
 
+/// Flusher threads: logs due for a group-commit fsync are flushed by this many threads at
+/// once, so one partition's fsync does not hold up the others' (concurrent fsyncs on one
+/// file system also share its journal commits).
+const FLUSHER_THREADS: usize = 4;
+
 /// The lock file in each log directory.
 pub const LOCK_FILE: &str = ".lock";
 /// The marker written after a clean shutdown; its presence at start-up skips recovery.
@@ -424,8 +429,9 @@ impl LogManager {
     /// Starts the background thread: retention every `retention_check_interval_ms`
     /// (with producer-id expiration), the flush check (rolled segments, `flush.ms`) every
     /// `flush_check_interval_ms`, and checkpoints every `checkpoint_interval_ms`; and with it
-    /// the flusher thread, which group-commits the appends [`Log::append_as_leader`] asks to
-    /// be durable (one fsync per log covers every append since its last). Both run until
+    /// the flusher threads, which group-commit the appends [`Log::append_as_leader`] asks to
+    /// be durable (one fsync per log covers every append since its last; different logs are
+    /// flushed concurrently). All run until
     /// [`LogManager::stop_background`] or [`LogManager::shutdown`]; the handle joins both.
     pub fn spawn_background(self: &Arc<Self>, config: BackgroundConfig) -> Result<JoinHandle<()>> {
         let manager = Arc::clone(self);
@@ -437,11 +443,18 @@ impl LogManager {
             .name("kafka-log-manager".into())
             .spawn(move || {
                 std::thread::scope(|s| {
-                    let flusher = std::thread::Builder::new()
-                        .name("kafka-log-flusher".into())
-                        .spawn_scoped(s, || manager.flusher_loop());
-                    if let Err(e) = flusher {
-                        warn!(error = %e, "could not start the flusher thread: appenders flush for themselves");
+                    let mut started = 0;
+                    for i in 0..FLUSHER_THREADS {
+                        let flusher = std::thread::Builder::new()
+                            .name(format!("kafka-log-flusher-{i}"))
+                            .spawn_scoped(s, || manager.flusher_loop());
+                        match flusher {
+                            Ok(_) => started += 1,
+                            Err(e) => warn!(error = %e, "could not start a flusher thread"),
+                        }
+                    }
+                    if started == 0 {
+                        warn!("no flusher thread: appenders flush for themselves");
                         manager.durability.stop_flusher();
                         manager.flusher_loop();
                     }
@@ -459,15 +472,12 @@ impl LogManager {
         }
     }
 
-    /// The flusher thread: one fsync round per queued log, until stopped with nothing left
+    /// A flusher thread: one fsync round per queued log, until stopped with nothing left
     /// (after a stop, it only drains the queue).
     fn flusher_loop(&self) {
-        let mut due = Vec::new();
-        while self.durability.take_due(&mut due) {
-            for tp in &due {
-                if let Some(log) = self.get_log(tp) {
-                    log.flush_scheduled();
-                }
+        while let Some(tp) = self.durability.take_due() {
+            if let Some(log) = self.get_log(&tp) {
+                log.flush_scheduled();
             }
         }
     }
