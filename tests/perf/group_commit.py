@@ -2,7 +2,7 @@
 `log.flush.interval.messages=1`, several producers at acks=all, and the broker's CPU per GB.
 
 Not a test: a measurement (the numbers depend on the disk). For each setting it starts a fresh
-broker (BROKER_BIN, build it with `cargo build --release -p broker -p kafka-client`) with its
+broker (BROKER_BIN, build both with `cargo build --release -p broker -p kafka-client`) with its
 data directory under DATA_ROOT (default: the system temp folder, so on disk unless that is a
 tmpfs), creates one topic with PARTITIONS partitions, runs PRODUCERS `producer-perf` processes
 at once (acks=all, RECORDS records of SIZE bytes each), and prints the aggregate records/s,

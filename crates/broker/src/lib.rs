@@ -22,7 +22,10 @@ use kafka_storage::{LogManager, TopicPartition};
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
 
-use apis::{BrokerState, Endpoint, FetchPurgatory, GroupService, KafkaApis, ProducerIdManager};
+use apis::{
+    BrokerState, Endpoint, FetchPurgatory, GroupService, KafkaApis, ProducePurgatory,
+    ProducerIdManager,
+};
 
 /// A running broker.
 #[derive(Debug)]
@@ -30,6 +33,7 @@ pub struct Broker {
     state: Arc<BrokerState>,
     server: Option<SocketServer>,
     purgatory_thread: Option<JoinHandle<()>>,
+    produce_timer: Option<JoinHandle<()>>,
     group_timers: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
     prometheus: Option<prometheus::PrometheusEndpoint>,
@@ -83,6 +87,7 @@ impl Broker {
         let state = Arc::new(BrokerState {
             producers: ProducerIdManager::load(&first)?,
             purgatory: Arc::new(FetchPurgatory::default()),
+            delayed_produce: Arc::new(ProducePurgatory::default()),
             fetch_sessions: Default::default(),
             groups: GroupService::load(&config, &logs)?,
             config: config.clone(),
@@ -100,6 +105,12 @@ impl Broker {
         let purgatory_thread = std::thread::Builder::new()
             .name("fetch-purgatory".into())
             .spawn(move || purgatory_state.purgatory.run(&purgatory_state))?;
+        // Held produce responses complete on the log's flush reports, and expire on a timer.
+        logs.on_flushed(state.delayed_produce.clone());
+        let delayed_produce = Arc::clone(&state.delayed_produce);
+        let produce_timer = std::thread::Builder::new()
+            .name("produce-purgatory".into())
+            .spawn(move || delayed_produce.run())?;
         let retention_check = config
             .get("log.retention.check.interval.ms")
             .and_then(|v| v.parse().ok())
@@ -120,6 +131,7 @@ impl Broker {
             state,
             server: Some(server),
             purgatory_thread: Some(purgatory_thread),
+            produce_timer: Some(produce_timer),
             group_timers: Some(group_timers),
             maintenance: Some(maintenance),
             prometheus: None,
@@ -186,6 +198,10 @@ impl Broker {
         }
         self.state.purgatory.shutdown();
         if let Some(t) = self.purgatory_thread.take() {
+            let _ = t.join();
+        }
+        self.state.delayed_produce.shutdown();
+        if let Some(t) = self.produce_timer.take() {
             let _ = t.join();
         }
         self.state.groups.shutdown();

@@ -22,6 +22,8 @@ use crate::TopicPartition;
 /// | [`Error::LogExists`] | `TOPIC_ALREADY_EXISTS` (36) |
 /// | [`Error::Config`] | `INVALID_CONFIG` (40) |
 /// | [`Error::Io`], [`Error::Corrupt`], [`Error::LogDirLocked`], [`Error::Offline`] | `KAFKA_STORAGE_ERROR` (56) |
+/// | [`Error::OutOfOrderSequence`] | `OUT_OF_ORDER_SEQUENCE_NUMBER` (45) |
+/// | [`Error::InvalidProducerEpoch`] | `INVALID_PRODUCER_EPOCH` (47) |
 /// | [`Error::InvalidRecord`] | `INVALID_RECORD` (87) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -93,6 +95,29 @@ pub enum Error {
     /// Another process holds the log directory's `.lock`.
     #[error("log directory {0} is locked by another process")]
     LogDirLocked(PathBuf),
+    /// An idempotent producer's batch whose sequence does not continue the producer's last
+    /// one (or a new epoch not starting at 0).
+    #[error("out of order sequence {got} from producer {producer_id} epoch {epoch}: expected {expected}")]
+    OutOfOrderSequence {
+        /// The producer id.
+        producer_id: i64,
+        /// The batch's producer epoch.
+        epoch: i16,
+        /// The sequence the log expected.
+        expected: i32,
+        /// The batch's base sequence.
+        got: i32,
+    },
+    /// A batch from an older epoch than its producer's current one: a fenced zombie.
+    #[error("producer {producer_id} epoch {epoch} is older than its current epoch {current}")]
+    InvalidProducerEpoch {
+        /// The producer id.
+        producer_id: i64,
+        /// The batch's producer epoch.
+        epoch: i16,
+        /// The producer's current epoch in this log.
+        current: i16,
+    },
     /// A write failed and could not be undone; the log takes no more appends.
     #[error("log for {0} is offline after an I/O error")]
     Offline(TopicPartition),
@@ -112,6 +137,8 @@ impl Error {
             Error::LogExists(_) => ErrorCode::TopicAlreadyExists,
             Error::Config(_) => ErrorCode::InvalidConfig,
             Error::InvalidRecord(_) => ErrorCode::InvalidRecord,
+            Error::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequenceNumber,
+            Error::InvalidProducerEpoch { .. } => ErrorCode::InvalidProducerEpoch,
             Error::Io(_) | Error::Corrupt(_) | Error::LogDirLocked(_) | Error::Offline(_) => {
                 ErrorCode::KafkaStorageError
             }
@@ -121,3 +148,67 @@ impl Error {
 
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers clients receive (Kafka's `Errors`), not just the enum names.
+    #[test]
+    fn error_codes_are_kafkas() {
+        let tp = || TopicPartition::new("t", 0);
+        let cases: Vec<(Error, i16)> = vec![
+            (
+                Error::OffsetOutOfRange {
+                    requested: 9,
+                    start: 0,
+                    end: 1,
+                },
+                1,
+            ),
+            (
+                Error::CorruptRecord(kafka_protocol::Error::CorruptBatch("x")),
+                2,
+            ),
+            (Error::UnknownPartition(tp()), 3),
+            (Error::LogDeleted(tp()), 3),
+            (Error::MessageTooLarge { size: 2, max: 1 }, 10),
+            (Error::InvalidTopic("x".into()), 17),
+            (Error::RecordListTooLarge { size: 2, max: 1 }, 18),
+            (
+                Error::InvalidTimestamp {
+                    timestamp: 0,
+                    reason: "x",
+                },
+                32,
+            ),
+            (Error::LogExists(tp()), 36),
+            (Error::Config("x".into()), 40),
+            (
+                Error::OutOfOrderSequence {
+                    producer_id: 1,
+                    epoch: 0,
+                    expected: 1,
+                    got: 3,
+                },
+                45,
+            ),
+            (
+                Error::InvalidProducerEpoch {
+                    producer_id: 1,
+                    epoch: 0,
+                    current: 1,
+                },
+                47,
+            ),
+            (Error::Io(std::io::Error::other("x")), 56),
+            (Error::Corrupt("x".into()), 56),
+            (Error::LogDirLocked("/x".into()), 56),
+            (Error::Offline(tp()), 56),
+            (Error::InvalidRecord("x".into()), 87),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.error_code().code(), code, "{e}");
+        }
+    }
+}

@@ -45,7 +45,20 @@
 //! `MessageTooLarge` → MESSAGE_TOO_LARGE (10), `RecordListTooLarge` → RECORD_LIST_TOO_LARGE
 //! (18), `CorruptRecord` → CORRUPT_MESSAGE (2), `InvalidRecord` → INVALID_RECORD (87),
 //! `InvalidTimestamp` → INVALID_TIMESTAMP (32), `OffsetOutOfRange` → OFFSET_OUT_OF_RANGE (1),
-//! storage failures → KAFKA_STORAGE_ERROR (56).
+//! `OutOfOrderSequence` → OUT_OF_ORDER_SEQUENCE_NUMBER (45), `InvalidProducerEpoch` →
+//! INVALID_PRODUCER_EPOCH (47), storage failures → KAFKA_STORAGE_ERROR (56). It is the one
+//! mapping: the broker answers produce, fetch and ListOffsets with it.
+//!
+//! # Client appends and durability
+//!
+//! [`Log::append_as_leader`] validates a Produce partition's batches once (framing, CRC,
+//! sizes, timestamps; then, under the append lock, each idempotent producer's epoch and
+//! sequence against the log's producer state) and returns at once. With a flush policy
+//! (`flush.messages`), the appends it reports as [`AppendInfo::flush_needed`] are made durable
+//! by the manager's flusher thread (started by [`LogManager::spawn_background`]): one fsync
+//! covers every append of a log since the last, and appends go on while it runs. Each round,
+//! and each failed one, is told to the [`DurabilityListener`]s added with
+//! [`LogManager::on_flushed`]; [`Log::flushed_offset`] is the same fact as data.
 //!
 //! # Time
 //!
@@ -55,6 +68,7 @@
 
 mod checkpoint;
 mod config;
+mod durability;
 mod epoch;
 mod error;
 mod index;
@@ -70,8 +84,9 @@ mod topic_partition;
 pub use config::{
     BackgroundConfig, LogConfig, TopicConfigKey, ACCEPTED_TOPIC_CONFIGS, TOPIC_CONFIGS,
 };
+pub use durability::{DurabilityListener, FlushListener};
 pub use error::{Error, Result};
 pub use log::{AppendInfo, FetchDataInfo, Log, ProducerBatchInfo};
-pub use manager::{FlushListener, LogManager, CLEAN_SHUTDOWN_FILE, LOCK_FILE};
+pub use manager::{LogManager, CLEAN_SHUTDOWN_FILE, LOCK_FILE};
 pub use producer::{BatchMetadata, ProducerEntry, NUM_BATCHES_TO_RETAIN};
 pub use topic_partition::{is_valid_topic_name, TopicPartition};

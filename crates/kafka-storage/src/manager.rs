@@ -13,19 +13,21 @@ use tracing::{info, warn};
 
 use crate::checkpoint;
 use crate::config::{BackgroundConfig, LogConfig};
+use crate::durability::{Durability, DurabilityListener, FlushListener};
 use crate::error::{Error, Result};
 use crate::log::{sync_dir, wall_clock_ms, LoadOptions, Log};
 use crate::topic_partition::is_valid_topic_name;
 use crate::TopicPartition;
 
+/// Flusher threads: logs due for a group-commit fsync are flushed by this many threads at
+/// once, so one partition's fsync does not hold up the others' (concurrent fsyncs on one
+/// file system also share its journal commits).
+const FLUSHER_THREADS: usize = 4;
+
 /// The lock file in each log directory.
 pub const LOCK_FILE: &str = ".lock";
 /// The marker written after a clean shutdown; its presence at start-up skips recovery.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
-
-/// Called with a partition and its new flushed offset after each fsync round, on the thread
-/// that ran it: keep it short (e.g. queue a wake-up for delayed produce responses).
-pub type FlushListener = Arc<dyn Fn(&TopicPartition, i64) + Send + Sync>;
 
 #[derive(Debug)]
 struct LogDir {
@@ -43,7 +45,7 @@ pub struct LogManager {
     /// Serializes create, delete and config changes.
     admin: Mutex<()>,
     topic_configs: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
-    flush_listener: RwLock<Option<FlushListener>>,
+    durability: Arc<Durability>,
     stop: Mutex<bool>,
     stop_cv: Condvar,
     shut_down: AtomicBool,
@@ -96,6 +98,7 @@ impl LogManager {
             return Err(Error::Config("no log directories given".into()));
         }
         let now_ms = wall_clock_ms();
+        let durability = Arc::new(Durability::default());
         let mut dirs = Vec::new();
         let mut logs = BTreeMap::new();
         let mut topic_configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -140,6 +143,7 @@ impl LogManager {
                     LoadOptions {
                         had_clean_shutdown: clean,
                         now_ms,
+                        durability: Arc::clone(&durability),
                     },
                 )?;
                 if logs.contains_key(&tp) {
@@ -170,7 +174,7 @@ impl LogManager {
             logs: RwLock::new(logs),
             admin: Mutex::new(()),
             topic_configs: RwLock::new(topic_configs),
-            flush_listener: RwLock::new(None),
+            durability,
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
             shut_down: AtomicBool::new(false),
@@ -259,8 +263,8 @@ impl LogManager {
             &merged,
             config,
             wall_clock_ms(),
+            Arc::clone(&self.durability),
         )?);
-        log.set_flush_listener(read_lock(&self.flush_listener).clone());
         write_lock(&self.logs).insert(tp.clone(), log.clone());
         write_lock(&self.topic_configs).insert(tp.topic.clone(), merged);
         info!(partition = %tp, dir = %dir.display(), "created log");
@@ -410,25 +414,72 @@ impl LogManager {
         first.map_or(Ok(()), Err)
     }
 
-    /// Sets the listener told about every fsync round of every log (present and future).
+    /// Adds a listener told about every fsync round of every log (present and future).
     pub fn set_flush_listener(&self, listener: FlushListener) {
-        *write_lock(&self.flush_listener) = Some(listener.clone());
-        for (_, log) in self.all_logs() {
-            log.set_flush_listener(Some(listener.clone()));
-        }
+        self.durability.add_closure(listener);
+    }
+
+    /// Adds a listener told about every fsync round of every log (present and future), and
+    /// about every failed one: how the broker completes produce requests waiting for
+    /// durability (see [`Log::append_as_leader`]).
+    pub fn on_flushed(&self, listener: Arc<dyn DurabilityListener>) {
+        self.durability.add_listener(listener);
     }
 
     /// Starts the background thread: retention every `retention_check_interval_ms`
     /// (with producer-id expiration), the flush check (rolled segments, `flush.ms`) every
-    /// `flush_check_interval_ms`, and checkpoints every `checkpoint_interval_ms`. It runs
-    /// until [`LogManager::stop_background`] or [`LogManager::shutdown`].
+    /// `flush_check_interval_ms`, and checkpoints every `checkpoint_interval_ms`; and with it
+    /// the flusher threads, which group-commit the appends [`Log::append_as_leader`] asks to
+    /// be durable (one fsync per log covers every append since its last; different logs are
+    /// flushed concurrently). All run until
+    /// [`LogManager::stop_background`] or [`LogManager::shutdown`]; the handle joins both.
     pub fn spawn_background(self: &Arc<Self>, config: BackgroundConfig) -> Result<JoinHandle<()>> {
         let manager = Arc::clone(self);
         *lock(&self.stop) = false;
-        let handle = std::thread::Builder::new()
+        // Appends queue their flushes from now on; before the thread runs they wait in the
+        // queue.
+        self.durability.start_flusher();
+        let spawned = std::thread::Builder::new()
             .name("kafka-log-manager".into())
-            .spawn(move || manager.background_loop(&config))?;
-        Ok(handle)
+            .spawn(move || {
+                std::thread::scope(|s| {
+                    let mut started = 0;
+                    for i in 0..FLUSHER_THREADS {
+                        let flusher = std::thread::Builder::new()
+                            .name(format!("kafka-log-flusher-{i}"))
+                            .spawn_scoped(s, || manager.flusher_loop());
+                        match flusher {
+                            Ok(_) => started += 1,
+                            Err(e) => warn!(error = %e, "could not start a flusher thread"),
+                        }
+                    }
+                    if started == 0 {
+                        warn!("no flusher thread: appenders flush for themselves");
+                        manager.durability.stop_flusher();
+                        manager.flusher_loop();
+                    }
+                    manager.background_loop(&config);
+                    manager.durability.stop_flusher();
+                });
+            });
+        match spawned {
+            Ok(handle) => Ok(handle),
+            Err(e) => {
+                self.durability.stop_flusher();
+                self.flusher_loop();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A flusher thread: one fsync round per queued log, until stopped with nothing left
+    /// (after a stop, it only drains the queue).
+    fn flusher_loop(&self) {
+        while let Some(tp) = self.durability.take_due() {
+            if let Some(log) = self.get_log(&tp) {
+                log.flush_scheduled();
+            }
+        }
     }
 
     fn background_loop(&self, config: &BackgroundConfig) {
@@ -483,10 +534,12 @@ impl LogManager {
         }
     }
 
-    /// Tells the background thread to stop (it finishes the task in hand first).
+    /// Tells the background and flusher threads to stop (they finish the task in hand first;
+    /// the flusher flushes what is queued). Appends then flush for themselves.
     pub fn stop_background(&self) {
         *lock(&self.stop) = true;
         self.stop_cv.notify_all();
+        self.durability.stop_flusher();
     }
 
     /// Shuts down cleanly: stops the background thread, closes every log (no more appends;

@@ -11,6 +11,7 @@ mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delayed_produce;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
@@ -47,6 +48,7 @@ use crate::config::BrokerConfig;
 use crate::metadata::{MetaProperties, TopicRegistry};
 
 pub use api_versions::response as api_versions_response;
+pub use delayed_produce::ProducePurgatory;
 pub use fetch::FetchPurgatory;
 pub use groups::GroupService;
 pub use producer_state::ProducerIdManager;
@@ -224,10 +226,12 @@ pub struct BrokerState {
     pub configured_endpoints: Vec<Endpoint>,
     /// The same with ports resolved once the listeners are bound (port 0 in tests).
     pub bound_endpoints: std::sync::OnceLock<Vec<Endpoint>>,
-    /// Producer ids and per-partition producer state.
+    /// Producer ids (the producer state itself is each log's).
     pub producers: ProducerIdManager,
     /// Parked fetches waiting for data.
     pub purgatory: Arc<FetchPurgatory>,
+    /// Produce responses waiting for their records to be durable.
+    pub delayed_produce: Arc<ProducePurgatory>,
     /// Fetch sessions.
     pub fetch_sessions: fetch::FetchSessionCache,
     /// Consumer groups.

@@ -1,20 +1,21 @@
 //! Produce (and the InitProducerId logic its handler module calls).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ResponseKind,
 };
-use kafka_protocol::records::{RecordBatches, Records};
+use kafka_protocol::records::Records;
 use kafka_protocol::ErrorCode;
 use kafka_protocol::{ApiKey, VersionRange};
 use kafka_server::{RequestContext, Responder};
 use kafka_storage::TopicPartition;
 
-use super::producer_state::{check_sequence, next_seq, SequenceCheck};
-use super::{errors::storage_error_code, now_ms, ApiHandler, BrokerState};
+use super::delayed_produce::Wait;
+use super::{now_ms, ApiHandler, BrokerState};
 
 /// Serves Produce.
 #[derive(Debug)]
@@ -39,11 +40,7 @@ impl ApiHandler for Produce {
             // Answered whatever the acks: the client must learn why nothing was written.
             return responder.respond(ResponseKind::Produce(unsupported_version(&body)));
         }
-        match produce(state, &body) {
-            Some(answer) => responder.respond(answer),
-            // acks=0: nothing is written back.
-            None => responder.no_response(),
-        }
+        produce(state, &body, responder);
     }
 }
 
@@ -73,38 +70,51 @@ fn unsupported_version(req: &ProduceRequest) -> ProduceResponse {
     )
 }
 
-/// Produces; `None` means acks=0 (no response is written).
-fn produce(state: &BrokerState, req: &ProduceRequest) -> Option<ResponseKind> {
+/// Produces, answering now or, when the flush policy wants the records durable first
+/// (acks 1 or -1 with `log.flush.interval.messages`), once they are (see
+/// [`super::delayed_produce`]): the held answer keeps only the responder. acks=0 writes no
+/// response.
+fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) {
     let acks = req.acks;
     if req.transactional_id.is_some() {
         // Transactions are not served yet: refuse clearly rather than corrupt state.
-        return Some(error_response(
+        return responder.respond(error_response(
             req,
             ErrorCode::TransactionalIdAuthorizationFailed,
         ));
     }
     if !matches!(acks, -1..=1) {
-        return Some(error_response(req, ErrorCode::InvalidRequiredAcks));
+        return responder.respond(error_response(req, ErrorCode::InvalidRequiredAcks));
     }
     let now = now_ms();
     let mut appended = false;
+    let mut waits = Vec::new();
     let responses = req
         .topic_data
         .iter()
-        .map(|topic| {
+        .enumerate()
+        .map(|(ti, topic)| {
             let partitions = topic
                 .partition_data
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(pi, p)| {
                     let tp = TopicPartition {
                         topic: topic.name.clone(),
                         partition: p.index,
                     };
                     // Decoded records are always in memory (slices of the request frame).
                     let records = p.records.clone().and_then(Records::into_bytes);
-                    let r = produce_partition(state, &tp, records, now);
+                    let (r, durable_at) = produce_partition(state, &tp, records, now);
                     if r.error_code == 0 {
                         appended = true;
+                    }
+                    if let Some(required) = durable_at {
+                        waits.push(Wait {
+                            tp,
+                            required,
+                            at: (ti, pi),
+                        });
                     }
                     r
                 })
@@ -118,11 +128,21 @@ fn produce(state: &BrokerState, req: &ProduceRequest) -> Option<ResponseKind> {
         state.purgatory.notify();
     }
     if acks == 0 {
-        return None;
+        return responder.no_response();
     }
-    Some(ResponseKind::Produce(
-        ProduceResponse::default().with_responses(responses),
-    ))
+    let response = ProduceResponse::default().with_responses(responses);
+    if waits.is_empty() {
+        return responder.respond(ResponseKind::Produce(response));
+    }
+    let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
+    responder.park();
+    state.delayed_produce.hold(
+        &state.logs,
+        response,
+        waits,
+        timeout,
+        Box::new(move |r| responder.respond(ResponseKind::Produce(r))),
+    );
 }
 
 fn error_response(req: &ProduceRequest, code: ErrorCode) -> ResponseKind {
@@ -157,7 +177,7 @@ fn produce_partition(
     tp: &TopicPartition,
     records: Option<Bytes>,
     now: i64,
-) -> PartitionProduceResponse {
+) -> (PartitionProduceResponse, Option<i64>) {
     let response = PartitionProduceResponse::default().with_index(tp.partition);
     // Refused partitions carry no offsets, as Kafka answers them.
     let fail = |code: ErrorCode, msg: Option<String>| {
@@ -170,68 +190,28 @@ fn produce_partition(
             .with_log_start_offset(-1)
     };
     let Some(log) = state.logs.get_log(tp) else {
-        return fail(ErrorCode::UnknownTopicOrPartition, None);
+        return (fail(ErrorCode::UnknownTopicOrPartition, None), None);
     };
     let Some(records) = records.filter(|r| !r.is_empty()) else {
-        return fail(ErrorCode::CorruptMessage, Some("empty record set".into()));
+        return (
+            fail(ErrorCode::CorruptMessage, Some("empty record set".into())),
+            None,
+        );
     };
-    // Idempotence: each batch's sequence is checked against the producer state the log keeps
-    // (and recovers after a restart), under the partition's lock so that a retry racing its
-    // original is seen as a duplicate.
-    let mut batches = Vec::new();
-    for batch in RecordBatches::new(records.clone()) {
-        match batch {
-            Ok(b) => batches.push((
-                b.producer_id(),
-                b.producer_epoch(),
-                b.base_sequence(),
-                b.last_sequence(),
-            )),
-            Err(e) => return fail(ErrorCode::CorruptMessage, Some(e.to_string())),
-        }
-    }
-    let lock = state.producers.partition(tp);
-    let _serialized = lock.lock().unwrap_or_else(|e| e.into_inner());
-    for (i, (pid, epoch, first_seq, last_seq)) in batches.iter().enumerate() {
-        if *pid < 0 {
-            continue;
-        }
-        // A producer's earlier batch in this same request counts as already written.
-        let earlier = batches[..i].iter().rev().find(|b| b.0 == *pid);
-        let verdict = match earlier {
-            Some(&(_, e, _, last)) if e == *epoch && *first_seq == next_seq(last) => {
-                Ok(SequenceCheck::Append)
-            }
-            Some(_) => Err(ErrorCode::OutOfOrderSequenceNumber),
-            None => check_sequence(
-                log.producer_state(*pid).as_ref(),
-                *epoch,
-                *first_seq,
-                *last_seq,
-            ),
-        };
-        match verdict {
-            Ok(SequenceCheck::Append) => {}
-            Ok(SequenceCheck::Duplicate { first_offset }) if batches.len() == 1 => {
-                return response
-                    .with_base_offset(first_offset)
-                    .with_log_start_offset(log.log_start_offset());
-            }
-            Ok(SequenceCheck::Duplicate { .. }) => {
-                return fail(ErrorCode::DuplicateSequenceNumber, None)
-            }
-            Err(code) => return fail(code, None),
-        }
-    }
-    match log.append(records, now, 0, true) {
-        Ok(info) => response
-            .with_base_offset(info.first_offset)
-            .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
-            .with_log_start_offset(info.log_start_offset),
+    // The log validates the batches, idempotent sequences included, under its append lock.
+    match log.append_as_leader(records, 0, now) {
+        Ok(info) => (
+            response
+                .with_base_offset(info.first_offset)
+                .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
+                .with_log_start_offset(info.log_start_offset),
+            info.flush_needed
+                .then_some(info.last_offset.saturating_add(1)),
+        ),
         Err(e) => {
-            let code = storage_error_code(&e);
+            let code = e.error_code();
             tracing::debug!(%tp, error = %e, ?code, "produce refused");
-            fail(code, Some(e.to_string()))
+            (fail(code, Some(e.to_string())), None)
         }
     }
 }

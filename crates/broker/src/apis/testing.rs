@@ -13,7 +13,9 @@ use kafka_protocol::RequestHeader;
 use kafka_server::{Captured, RequestContext, Responder, ResponseCapture};
 use kafka_storage::LogManager;
 
-use super::{dispatch, BrokerState, FetchPurgatory, GroupService, ProducerIdManager};
+use super::{
+    dispatch, BrokerState, FetchPurgatory, GroupService, ProducePurgatory, ProducerIdManager,
+};
 use crate::config::BrokerConfig;
 use crate::metadata::{load_or_create_meta, TopicRegistry};
 
@@ -25,6 +27,8 @@ pub(crate) struct Harness {
     pub(crate) state: Arc<BrokerState>,
     dir: PathBuf,
     purgatory: Option<JoinHandle<()>>,
+    produce_timer: Option<JoinHandle<()>>,
+    maintenance: Option<JoinHandle<()>>,
 }
 
 impl Harness {
@@ -58,6 +62,7 @@ impl Harness {
         let state = Arc::new(BrokerState {
             producers: ProducerIdManager::load(&dir).expect("producer ids"),
             purgatory: Arc::new(FetchPurgatory::default()),
+            delayed_produce: Arc::new(ProducePurgatory::default()),
             fetch_sessions: Default::default(),
             groups: GroupService::load(&config, &logs).expect("groups"),
             meta: load_or_create_meta(&dir, config.node_id(), None).expect("meta"),
@@ -75,10 +80,21 @@ impl Harness {
         let purgatory = std::thread::spawn(move || {
             purgatory_state.purgatory.run(&purgatory_state);
         });
+        // As the broker wires them: held produce answers complete on flush reports, and the
+        // flusher runs with the log's background thread.
+        state.logs.on_flushed(state.delayed_produce.clone());
+        let delayed = Arc::clone(&state.delayed_produce);
+        let produce_timer = std::thread::spawn(move || delayed.run());
+        let maintenance = state
+            .logs
+            .spawn_background(kafka_storage::BackgroundConfig::default())
+            .expect("log background threads");
         Harness {
             state,
             dir,
             purgatory: Some(purgatory),
+            produce_timer: Some(produce_timer),
+            maintenance: Some(maintenance),
         }
     }
 
@@ -121,8 +137,17 @@ impl Drop for Harness {
     fn drop(&mut self) {
         self.state.purgatory.shutdown();
         self.state.groups.shutdown();
-        if let Some(p) = self.purgatory.take() {
-            let _ = p.join();
+        self.state.delayed_produce.shutdown();
+        self.state.logs.stop_background();
+        for t in [
+            self.purgatory.take(),
+            self.produce_timer.take(),
+            self.maintenance.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = t.join();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

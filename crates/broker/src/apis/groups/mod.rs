@@ -459,7 +459,9 @@ mod tests {
         let req = OffsetFetchRequest::default()
             .with_group_id("g".to_owned())
             .with_topics(None);
-        match svc.compute(7, |c, _, v| ResponseKind::OffsetFetch(c.offset_fetch(v, &req))) {
+        match svc.compute(7, |c, _, v| {
+            ResponseKind::OffsetFetch(c.offset_fetch(v, &req))
+        }) {
             ResponseKind::OffsetFetch(r) => r
                 .topics
                 .iter()
