@@ -230,3 +230,53 @@ fn a_transactional_acks_0_produce_closes_instead_of_answering() {
     assert_eq!(h.call(9, req), Captured::Closed);
     assert_eq!(log_end(&h, "txn"), 0);
 }
+
+/// Kafka accepts an unknown producer's first batch at any sequence (its state may have
+/// expired, KIP-360), and checks the sequences after it.
+#[test]
+fn an_unknown_producer_may_start_at_any_sequence() {
+    let h = Harness::new(&[]);
+    create_topic(&h, "late", 1);
+    let (pid, epoch) = new_producer(&h);
+    let p = answer(&h, "late", -1, idempotent(pid, epoch, 5, 2));
+    assert_eq!((p.error_code, p.base_offset), (0, 0), "{p:?}");
+    let p = answer(&h, "late", -1, idempotent(pid, epoch, 8, 1));
+    assert_refused(&p, ErrorCode::OutOfOrderSequenceNumber);
+    let p = answer(&h, "late", -1, idempotent(pid, epoch, 7, 1));
+    assert_eq!((p.error_code, p.base_offset), (0, 2));
+}
+
+#[test]
+fn invalid_acks_and_log_append_time() {
+    let h = Harness::new(&[]);
+    create_topic(&h, "acks", 1);
+    let p = answer(&h, "acks", 2, super::batch(&[1]));
+    assert_refused(&p, ErrorCode::InvalidRequiredAcks);
+    assert_eq!(log_end(&h, "acks"), 0);
+
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![
+            kafka_protocol::messages::create_topics_request::CreatableTopic::default()
+                .with_name("stamped".into())
+                .with_num_partitions(1)
+                .with_replication_factor(1)
+                .with_configs(vec![
+                    kafka_protocol::messages::create_topics_request::CreatableTopicConfig::default(
+                    )
+                    .with_name("message.timestamp.type".into())
+                    .with_value(Some("LogAppendTime".into())),
+                ]),
+        ]);
+    let ResponseKind::CreateTopics(r) = h.respond(7, RequestKind::CreateTopics(req)) else {
+        panic!("not a CreateTopics response");
+    };
+    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0]);
+    let before = super::super::now_ms();
+    let p = answer(&h, "stamped", 1, super::batch(&[1, 2]));
+    assert_eq!((p.error_code, p.base_offset), (0, 0));
+    assert!(p.log_append_time_ms >= before, "{p:?}");
+    // CreateTime topics answer -1.
+    let p = answer(&h, "acks", 1, super::batch(&[1]));
+    assert_eq!((p.base_offset, p.log_append_time_ms), (0, -1));
+}
