@@ -77,7 +77,11 @@ fn unsupported_version(req: &ProduceRequest) -> ProduceResponse {
 fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) {
     let acks = req.acks;
     if req.transactional_id.is_some() {
-        // Transactions are not served yet: refuse clearly rather than corrupt state.
+        // Transactions are not served yet: refuse clearly rather than corrupt state. With
+        // acks=0 the client reads no answer: closing is how it learns (see below).
+        if acks == 0 {
+            return responder.close();
+        }
         return responder.respond(error_response(
             req,
             ErrorCode::TransactionalIdAuthorizationFailed,
@@ -88,6 +92,7 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
     }
     let now = now_ms();
     let mut appended = false;
+    let mut failed = false;
     let mut waits = Vec::new();
     let responses = req
         .topic_data
@@ -108,6 +113,8 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
                     let (r, durable_at) = produce_partition(state, &tp, records, now);
                     if r.error_code == 0 {
                         appended = true;
+                    } else {
+                        failed = true;
                     }
                     if let Some(required) = durable_at {
                         waits.push(Wait {
@@ -128,7 +135,13 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
         state.purgatory.notify();
     }
     if acks == 0 {
-        return responder.no_response();
+        // As Kafka: a client that waits for no answer learns of a failure by the connection
+        // closing, and refreshes its metadata.
+        return if failed {
+            responder.close()
+        } else {
+            responder.no_response()
+        };
     }
     let response = ProduceResponse::default().with_responses(responses);
     if waits.is_empty() {

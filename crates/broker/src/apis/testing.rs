@@ -22,13 +22,15 @@ use crate::metadata::{load_or_create_meta, TopicRegistry};
 /// How long a test waits for an answer that should come.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-/// A broker's state over a fresh directory, with its fetch purgatory running.
+/// A broker's state over a fresh directory, with its background threads running as the
+/// broker runs them (fetch purgatory, produce timer, log maintenance, group timers).
 pub(crate) struct Harness {
     pub(crate) state: Arc<BrokerState>,
     dir: PathBuf,
     purgatory: Option<JoinHandle<()>>,
     produce_timer: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
+    group_timers: Option<JoinHandle<()>>,
 }
 
 impl Harness {
@@ -89,12 +91,16 @@ impl Harness {
             .logs
             .spawn_background(kafka_storage::BackgroundConfig::default())
             .expect("log background threads");
+        // Rebalance deadlines (the initial join delay among them) complete parked joins.
+        let timer_state = Arc::clone(&state);
+        let group_timers = std::thread::spawn(move || timer_state.groups.run_timers());
         Harness {
             state,
             dir,
             purgatory: Some(purgatory),
             produce_timer: Some(produce_timer),
             maintenance: Some(maintenance),
+            group_timers: Some(group_timers),
         }
     }
 
@@ -143,6 +149,7 @@ impl Drop for Harness {
             self.purgatory.take(),
             self.produce_timer.take(),
             self.maintenance.take(),
+            self.group_timers.take(),
         ]
         .into_iter()
         .flatten()

@@ -16,10 +16,16 @@ use kafka_protocol::records::RecordBatchBuilder;
 use kafka_protocol::{ApiKey, ErrorCode};
 use kafka_server::{Captured, Responder};
 
+mod fetch;
+mod groups;
+mod list_offsets;
+mod produce;
+mod topics;
+
 use super::advertised_apis;
 use super::testing::{Harness, WAIT};
 
-fn batch(timestamps: &[i64]) -> Bytes {
+pub(super) fn batch(timestamps: &[i64]) -> Bytes {
     let mut b = RecordBatchBuilder::new();
     for (i, ts) in timestamps.iter().enumerate() {
         let value = format!("value-{i}");
@@ -28,7 +34,7 @@ fn batch(timestamps: &[i64]) -> Bytes {
     b.build().unwrap()
 }
 
-fn create_topic(h: &Harness, name: &str, partitions: i32) {
+pub(super) fn create_topic(h: &Harness, name: &str, partitions: i32) {
     let req = CreateTopicsRequest::default()
         .with_timeout_ms(5000)
         .with_topics(vec![CreatableTopic::default()
@@ -41,7 +47,7 @@ fn create_topic(h: &Harness, name: &str, partitions: i32) {
     assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0]);
 }
 
-fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) -> RequestKind {
+pub(super) fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) -> RequestKind {
     RequestKind::Produce(
         ProduceRequest::default()
             .with_acks(acks)
@@ -54,7 +60,7 @@ fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) -> RequestKin
     )
 }
 
-fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> RequestKind {
+pub(super) fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> RequestKind {
     RequestKind::Fetch(
         FetchRequest::default()
             .with_replica_id(-1)

@@ -1,0 +1,185 @@
+//! Consumer groups through the dispatch: one member's whole life, and a commit the group log
+//! refuses answered as an error.
+
+use bytes::Bytes;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::*;
+use kafka_protocol::ErrorCode;
+
+use crate::apis::testing::Harness;
+
+const GROUP: &str = "g";
+
+fn join(h: &Harness, member_id: &str) -> JoinGroupResponse {
+    let req = JoinGroupRequest::default()
+        .with_group_id(GROUP.into())
+        .with_session_timeout_ms(30_000)
+        .with_rebalance_timeout_ms(30_000)
+        .with_member_id(member_id.into())
+        .with_protocol_type("consumer".into())
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name("range".into())
+            .with_metadata(Bytes::from_static(b"subscription"))]);
+    let ResponseKind::JoinGroup(r) = h.respond(7, RequestKind::JoinGroup(req)) else {
+        panic!("not a JoinGroup response");
+    };
+    r
+}
+
+fn heartbeat(h: &Harness, generation: i32, member_id: &str) -> i16 {
+    let req = HeartbeatRequest::default()
+        .with_group_id(GROUP.into())
+        .with_generation_id(generation)
+        .with_member_id(member_id.into());
+    let ResponseKind::Heartbeat(r) = h.respond(4, RequestKind::Heartbeat(req)) else {
+        panic!("not a Heartbeat response");
+    };
+    r.error_code
+}
+
+/// Commits `offset` with `metadata` for partitions `0..partitions` of topic "t".
+fn commit(
+    h: &Harness,
+    generation: i32,
+    member_id: &str,
+    partitions: i32,
+    offset: i64,
+    metadata: &str,
+) -> Vec<i16> {
+    let req = OffsetCommitRequest::default()
+        .with_group_id(GROUP.into())
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(member_id.into())
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name("t".into())
+            .with_partitions(
+                (0..partitions)
+                    .map(|p| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(offset)
+                            .with_committed_leader_epoch(-1)
+                            .with_committed_metadata(Some(metadata.into()))
+                    })
+                    .collect(),
+            )]);
+    let ResponseKind::OffsetCommit(r) = h.respond(8, RequestKind::OffsetCommit(req)) else {
+        panic!("not an OffsetCommit response");
+    };
+    r.topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+        .collect()
+}
+
+/// Committed offsets of partitions `0..partitions` of "t".
+fn committed(h: &Harness, partitions: i32) -> Vec<i64> {
+    let req = OffsetFetchRequest::default()
+        .with_group_id(GROUP.into())
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name("t".into())
+            .with_partition_indexes((0..partitions).collect())]));
+    let ResponseKind::OffsetFetch(r) = h.respond(7, RequestKind::OffsetFetch(req)) else {
+        panic!("not an OffsetFetch response");
+    };
+    assert_eq!(r.error_code, 0);
+    r.topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| {
+            assert_eq!(p.error_code, 0, "{p:?}");
+            p.committed_offset
+        })
+        .collect()
+}
+
+#[test]
+fn one_member_joins_syncs_commits_and_leaves() {
+    let h = Harness::new(&[("group.initial.rebalance.delay.ms", "0")]);
+    // KIP-394: the first join of an unknown member is answered with its id, to join with.
+    let r = join(&h, "");
+    assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
+    let member = r.member_id;
+    assert!(!member.is_empty());
+
+    let r = join(&h, &member);
+    assert_eq!(r.error_code, 0, "{r:?}");
+    assert_eq!(r.generation_id, 1);
+    assert_eq!(
+        (r.leader.as_str(), r.member_id.as_str()),
+        (&*member, &*member)
+    );
+    assert_eq!(r.protocol_name.as_deref(), Some("range"));
+    assert_eq!(r.members.len(), 1, "the leader gets the members");
+    assert_eq!(&r.members[0].metadata[..], b"subscription");
+
+    let req = SyncGroupRequest::default()
+        .with_group_id(GROUP.into())
+        .with_generation_id(1)
+        .with_member_id(member.clone())
+        .with_protocol_type(Some("consumer".into()))
+        .with_protocol_name(Some("range".into()))
+        .with_assignments(vec![SyncGroupRequestAssignment::default()
+            .with_member_id(member.clone())
+            .with_assignment(Bytes::from_static(b"t-0,t-1"))]);
+    let ResponseKind::SyncGroup(s) = h.respond(5, RequestKind::SyncGroup(req)) else {
+        panic!("not a SyncGroup response");
+    };
+    assert_eq!(s.error_code, 0, "{s:?}");
+    assert_eq!(&s.assignment[..], b"t-0,t-1");
+
+    assert_eq!(heartbeat(&h, 1, &member), 0);
+    assert_eq!(
+        heartbeat(&h, 0, &member),
+        ErrorCode::IllegalGeneration.code()
+    );
+
+    assert_eq!(commit(&h, 1, &member, 2, 42, "m"), vec![0, 0]);
+    assert_eq!(committed(&h, 2), vec![42, 42]);
+    assert_eq!(
+        commit(&h, 2, &member, 1, 43, "m"),
+        vec![ErrorCode::IllegalGeneration.code()]
+    );
+    assert_eq!(
+        commit(&h, 1, "stranger", 1, 43, "m"),
+        vec![ErrorCode::UnknownMemberId.code()]
+    );
+    assert_eq!(committed(&h, 2), vec![42, 42]);
+
+    let req = LeaveGroupRequest::default()
+        .with_group_id(GROUP.into())
+        .with_members(vec![
+            MemberIdentity::default().with_member_id(member.clone())
+        ]);
+    let ResponseKind::LeaveGroup(l) = h.respond(4, RequestKind::LeaveGroup(req)) else {
+        panic!("not a LeaveGroup response");
+    };
+    assert_eq!(l.error_code, 0);
+    assert_eq!(l.members[0].error_code, 0);
+    assert_eq!(heartbeat(&h, 1, &member), ErrorCode::UnknownMemberId.code());
+    // The group's offsets outlive its members.
+    assert_eq!(committed(&h, 2), vec![42, 42]);
+}
+
+/// A commit whose records the group log refuses (together over `message.max.bytes`) answers
+/// INVALID_COMMIT_OFFSET_SIZE on every partition through the dispatch, and OffsetFetch never
+/// shows it.
+#[test]
+fn a_commit_the_group_log_refuses_answers_an_error() {
+    let h = Harness::new(&[]);
+    assert_eq!(commit(&h, -1, "", 300, 5, "m"), vec![0; 300]);
+    assert_eq!(
+        commit(&h, -1, "", 300, 9, &"x".repeat(4000)),
+        vec![ErrorCode::InvalidCommitOffsetSize.code(); 300]
+    );
+    assert_eq!(committed(&h, 300), vec![5; 300]);
+    // A commit the log takes afterwards is stored as usual.
+    assert_eq!(commit(&h, -1, "", 300, 6, "m"), vec![0; 300]);
+    assert_eq!(committed(&h, 300), vec![6; 300]);
+}
