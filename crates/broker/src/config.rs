@@ -108,7 +108,7 @@ pub const KEYS: &[ConfigKey] = &[
     key("log.retention.ms", Type::Long, None, "How long segments are kept, in ms (overrides minutes); -1 keeps them forever."),
     key("log.retention.bytes", Type::Long, Some("-1"), "Size a partition may grow to before old segments are deleted; -1 is unlimited."),
     key("log.retention.check.interval.ms", Type::Long, Some("300000"), "How often retention runs."),
-    key("log.flush.interval.messages", Type::Long, Some("9223372036854775807"), "Messages appended before an fsync; 1 makes every acknowledged acks=all write durable."),
+    key("log.flush.interval.messages", Type::Long, Some("9223372036854775807"), "Messages appended before an fsync; 1 makes every acknowledged acks=all write durable. The fsync runs on the log manager's flusher thread (one fsync covers every append since the last); the produce response waits for it, and answers `KAFKA_STORAGE_ERROR` if it fails."),
     key("log.flush.interval.ms", Type::Long, None, "Time a message may stay unflushed."),
     key("log.index.interval.bytes", Type::Int, Some("4096"), "Bytes between offset index entries."),
     key("log.message.timestamp.type", Type::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
