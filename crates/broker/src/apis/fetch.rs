@@ -1,10 +1,8 @@
-//! Fetch: reads from the log, fetch sessions (KIP-227) as Kafka 4.x clients use them, and a
-//! purgatory that parks fetches waiting for `min.bytes` until an append or `max.wait.ms`,
-//! without holding a handler thread.
+//! Fetch: reads from the log, fetch sessions (KIP-227) as Kafka 4.x clients use them; fetches
+//! waiting for `min.bytes` park in [`super::fetch_purgatory`] without holding a handler thread.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
@@ -45,7 +43,7 @@ pub struct FetchSessionCache {
 
 /// One partition to read.
 #[derive(Debug, Clone)]
-struct Planned {
+pub(super) struct Planned {
     topic: String,
     topic_id: Uuid,
     partition: i32,
@@ -57,7 +55,7 @@ struct Planned {
 
 /// What a fetch will read and how to answer.
 #[derive(Debug, Clone)]
-struct Plan {
+pub(super) struct Plan {
     partitions: Vec<Planned>,
     max_bytes: usize,
     min_bytes: usize,
@@ -65,6 +63,33 @@ struct Plan {
     /// Session id to answer with, and whether the answer is incremental.
     session: Option<(i32, bool)>,
     top_error: ErrorCode,
+}
+
+impl Plan {
+    /// Whether `data` (what [`read`] gave, `bytes` of records) answers the fetch now: enough
+    /// bytes, or an error on any partition or the whole request (Kafka's `DelayedFetch`
+    /// completes at once when a partition is gone or its offset is out of range).
+    pub(super) fn satisfied(&self, data: &[(Planned, PartitionData)], bytes: usize) -> bool {
+        bytes >= self.min_bytes
+            || self.top_error != ErrorCode::None
+            || data.iter().any(|(_, d)| d.error_code != 0)
+    }
+
+    /// The partitions it reads, each once: what a parked fetch watches.
+    pub(super) fn watched(&self) -> Vec<TopicPartition> {
+        let mut tps: Vec<TopicPartition> = self
+            .partitions
+            .iter()
+            .filter(|p| p.error.is_none())
+            .map(|p| TopicPartition {
+                topic: p.topic.clone(),
+                partition: p.partition,
+            })
+            .collect();
+        tps.sort_unstable();
+        tps.dedup();
+        tps
+    }
 }
 
 impl FetchSessionCache {
@@ -270,7 +295,7 @@ fn plan(state: &BrokerState, version: i16, req: &FetchRequest) -> Plan {
 
 /// Reads what `plan` asks for; returns the data and the bytes of records read. Records are
 /// file regions of the log, sent with sendfile on plaintext, never copied here.
-fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize) {
+pub(super) fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usize) {
     let mut total = 0usize;
     let mut out = Vec::with_capacity(plan.partitions.len());
     for p in &plan.partitions {
@@ -326,7 +351,7 @@ fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, PartitionData)>, usi
     (out, total)
 }
 
-fn respond(
+pub(super) fn respond(
     state: &BrokerState,
     plan: &Plan,
     mut data: Vec<(Planned, PartitionData)>,
@@ -387,117 +412,13 @@ impl ApiHandler for Fetch {
         // The parked fetch keeps only its plan: the body goes, and with it the receive memory.
         drop(req);
         let (data, bytes) = read(state, &plan);
-        let has_error =
-            data.iter().any(|(_, d)| d.error_code != 0) || plan.top_error != ErrorCode::None;
-        if bytes >= plan.min_bytes || max_wait.is_zero() || has_error || plan.partitions.is_empty()
-        {
+        if plan.partitions.is_empty() || max_wait.is_zero() || plan.satisfied(&data, bytes) {
             respond(state, &plan, data, responder);
             return;
         }
         responder.park();
-        state.purgatory.park(Waiter {
-            responder,
-            plan,
-            deadline: Instant::now() + max_wait,
-        });
-    }
-}
-
-/// A parked fetch: its responder and what to read.
-#[derive(Debug)]
-pub(super) struct Waiter {
-    responder: Responder,
-    plan: Plan,
-    deadline: Instant,
-}
-
-/// Fetches waiting for data; woken by appends, expired by a timer.
-#[derive(Debug, Default)]
-pub struct FetchPurgatory {
-    waiters: Mutex<Vec<Waiter>>,
-    wakeup: Condvar,
-    appends: AtomicU64,
-    shutdown: AtomicBool,
-}
-
-impl FetchPurgatory {
-    fn park(&self, w: Waiter) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(w);
-        self.wakeup.notify_one();
-    }
-
-    /// Something was appended: parked fetches should look again.
-    pub fn notify(&self) {
-        self.appends.fetch_add(1, Ordering::Release);
-        self.wakeup.notify_one();
-    }
-
-    /// Stops the purgatory thread, answering every parked fetch.
-    pub fn shutdown(&self) {
-        self.shutdown.store(true, Ordering::Release);
-        self.wakeup.notify_all();
-    }
-
-    /// Number of parked fetches.
-    pub fn len(&self) -> usize {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no fetch is parked.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The purgatory thread's loop.
-    pub fn run(&self, state: &BrokerState) {
-        let mut seen = self.appends.load(Ordering::Acquire);
-        loop {
-            let stopping = self.shutdown.load(Ordering::Acquire);
-            let now = Instant::now();
-            let appended = self.appends.load(Ordering::Acquire);
-            let fresh = appended != seen;
-            seen = appended;
-            let due: Vec<Waiter> = {
-                let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-                if stopping || fresh {
-                    std::mem::take(&mut *waiters)
-                } else {
-                    let (due, keep): (Vec<_>, Vec<_>) =
-                        waiters.drain(..).partition(|w| w.deadline <= now);
-                    *waiters = keep;
-                    due
-                }
-            };
-            for w in due {
-                let (data, bytes) = read(state, &w.plan);
-                let expired = w.deadline <= Instant::now();
-                if bytes >= w.plan.min_bytes || expired || stopping {
-                    respond(state, &w.plan, data, w.responder);
-                } else {
-                    self.waiters
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(w);
-                }
-            }
-            if stopping {
-                return;
-            }
-            let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            let next = waiters.iter().map(|w| w.deadline).min();
-            let timeout = next.map_or(Duration::from_millis(500), |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            if self.appends.load(Ordering::Acquire) == seen
-                && !self.shutdown.load(Ordering::Acquire)
-            {
-                let _ = self
-                    .wakeup
-                    .wait_timeout(waiters, timeout.max(Duration::from_millis(1)));
-            }
-        }
+        state
+            .purgatory
+            .park(state, responder, plan, Instant::now() + max_wait);
     }
 }

@@ -18,6 +18,7 @@ mod describe_cluster;
 mod describe_configs;
 mod errors;
 mod fetch;
+mod fetch_purgatory;
 mod find_coordinator;
 mod groups;
 mod incremental_alter_configs;
@@ -49,7 +50,7 @@ use crate::metadata::{MetaProperties, TopicRegistry};
 
 pub use api_versions::response as api_versions_response;
 pub use delayed_produce::ProducePurgatory;
-pub use fetch::FetchPurgatory;
+pub use fetch_purgatory::FetchPurgatory;
 pub use groups::GroupService;
 pub use producer_state::ProducerIdManager;
 

@@ -91,7 +91,6 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
         return responder.respond(error_response(req, ErrorCode::InvalidRequiredAcks));
     }
     let now = now_ms();
-    let mut appended = false;
     let mut failed = false;
     let mut waits = Vec::new();
     let responses = req
@@ -112,7 +111,7 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
                     let records = p.records.clone().and_then(Records::into_bytes);
                     let (r, durable_at) = produce_partition(state, &tp, records, now);
                     if r.error_code == 0 {
-                        appended = true;
+                        state.purgatory.notify(&tp);
                     } else {
                         failed = true;
                     }
@@ -131,9 +130,6 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
                 .with_partition_responses(partitions)
         })
         .collect();
-    if appended {
-        state.purgatory.notify();
-    }
     if acks == 0 {
         // As Kafka: a client that waits for no answer learns of a failure by the connection
         // closing, and refreshes its metadata.

@@ -317,6 +317,9 @@ fn delete_topic(state: &BrokerState, info: &TopicInfo) -> Result<(), (ErrorCode,
         if let Err(e) = state.logs.delete_log(&tp) {
             tracing::warn!(%tp, error = %e, "deleting a partition's log failed");
         }
+        // As Kafka on StopReplica(delete): fetches parked on the partition re-read it and
+        // are answered UNKNOWN_TOPIC_OR_PARTITION now, not at their max wait.
+        state.purgatory.notify(&tp);
     }
     state.fetch_sessions.forget_topic(&info.name);
     tracing::info!(topic = %info.name, "deleted topic");
@@ -380,6 +383,8 @@ pub(super) fn create_partitions(
             if req.validate_only {
                 return r;
             }
+            // No purgatory notification: a fetch of a partition that does not exist yet is
+            // answered UNKNOWN_TOPIC_OR_PARTITION at once, never parked, so none waits on one.
             let outcome = state.topics.update(|topics| {
                 for p in info.partitions..t.count {
                     let tp = TopicPartition {
@@ -434,7 +439,12 @@ pub(super) fn delete_records(state: &BrokerState, req: &DeleteRecordsRequest) ->
                         return r.with_error_code(ErrorCode::OffsetOutOfRange.code());
                     }
                     match log.delete_records_before(offset) {
-                        Ok(low) => r.with_low_watermark(low),
+                        Ok(low) => {
+                            // As Kafka when the leader's start offset moves: a parked fetch
+                            // below it now answers OFFSET_OUT_OF_RANGE.
+                            state.purgatory.notify(&tp);
+                            r.with_low_watermark(low)
+                        }
                         Err(e) => {
                             tracing::warn!(%tp, error = %e, "DeleteRecords failed");
                             r.with_error_code(ErrorCode::KafkaStorageError.code())
