@@ -97,6 +97,7 @@ impl Broker {
             configured_endpoints: endpoints,
             bound_endpoints: std::sync::OnceLock::new(),
         });
+        state.groups.notify_appends_to(Arc::clone(&state.purgatory));
         let timer_state = Arc::clone(&state);
         let group_timers = std::thread::Builder::new()
             .name("group-coordinator".into())

@@ -78,6 +78,7 @@ impl Harness {
             bound_endpoints: std::sync::OnceLock::new(),
             config,
         });
+        state.groups.notify_appends_to(Arc::clone(&state.purgatory));
         let purgatory_state = Arc::clone(&state);
         let purgatory = std::thread::spawn(move || {
             purgatory_state.purgatory.run(&purgatory_state);

@@ -66,6 +66,9 @@ pub struct GroupService {
     wakeup: Condvar,
     log: Arc<Log>,
     stop: AtomicBool,
+    /// Told of each append to the group log, so fetches parked on `__consumer_offsets`
+    /// (consumers of the internal topic) wake as on any other partition.
+    appends: std::sync::OnceLock<Arc<super::FetchPurgatory>>,
 }
 
 fn coordinator_config(config: &BrokerConfig) -> CoordinatorConfig {
@@ -166,7 +169,13 @@ impl GroupService {
             wakeup: Condvar::new(),
             log,
             stop: AtomicBool::new(false),
+            appends: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Wakes fetches parked on the group log after each of its appends.
+    pub fn notify_appends_to(&self, purgatory: Arc<super::FetchPurgatory>) {
+        let _ = self.appends.set(purgatory);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -218,6 +227,9 @@ impl GroupService {
             .map_err(kafka_storage::Error::CorruptRecord)?;
         let info = self.log.append(batch, now, 0, true)?;
         self.log.flush_up_to(info.last_offset + 1)?;
+        if let Some(purgatory) = self.appends.get() {
+            purgatory.notify(self.log.topic_partition());
+        }
         Ok(())
     }
 

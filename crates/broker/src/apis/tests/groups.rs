@@ -183,3 +183,32 @@ fn a_commit_the_group_log_refuses_answers_an_error() {
     assert_eq!(commit(&h, -1, "", 300, 6, "m"), vec![0; 300]);
     assert_eq!(committed(&h, 300), vec![6; 300]);
 }
+
+/// A consumer of `__consumer_offsets` parked at its end wakes on the group's next write, as on
+/// any other partition, instead of waiting out its max wait.
+#[test]
+fn a_group_write_wakes_fetches_parked_on_the_group_log() {
+    let h = Harness::new(&[]);
+    let log = h
+        .state
+        .logs
+        .get_log(&kafka_storage::TopicPartition {
+            topic: "__consumer_offsets".into(),
+            partition: 0,
+        })
+        .expect("the group log exists");
+    let capture = h.send(
+        12,
+        super::fetch("__consumer_offsets", log.log_end_offset(), 60_000),
+    );
+    assert!(capture.try_take().is_none(), "nothing to read yet: parked");
+    assert_eq!(commit(&h, -1, "", 1, 42, ""), vec![0]);
+    match capture.wait(std::time::Duration::from_secs(10)) {
+        Some(kafka_server::Captured::Response(ResponseKind::Fetch(r))) => {
+            let p = &r.responses[0].partitions[0];
+            assert_eq!(p.error_code, 0);
+            assert!(p.records.as_ref().is_some_and(|r| !r.is_empty()));
+        }
+        other => panic!("the parked fetch was not woken by the commit: {other:?}"),
+    }
+}
