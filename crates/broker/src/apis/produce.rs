@@ -37,8 +37,9 @@ impl ApiHandler for Produce {
         responder: Responder,
     ) {
         if responder.api_version() < MIN_SERVED_VERSION {
-            // Answered whatever the acks: the client must learn why nothing was written.
-            return responder.respond(ResponseKind::Produce(unsupported_version(&body)));
+            // Answered whatever the acks: the client must learn why nothing was written. Kafka
+            // answers each partition as any refused one (offsets -1).
+            return responder.respond(error_response(&body, ErrorCode::UnsupportedVersion));
         }
         produce(state, &body, responder);
     }
@@ -46,29 +47,6 @@ impl ApiHandler for Produce {
 
 /// The oldest Produce version served (record batches of magic v2).
 const MIN_SERVED_VERSION: i16 = 3;
-
-/// UNSUPPORTED_VERSION for every partition, as Kafka answers Produce v0-v2.
-fn unsupported_version(req: &ProduceRequest) -> ProduceResponse {
-    ProduceResponse::default().with_responses(
-        req.topic_data
-            .iter()
-            .map(|t| {
-                TopicProduceResponse::default()
-                    .with_name(t.name.clone())
-                    .with_partition_responses(
-                        t.partition_data
-                            .iter()
-                            .map(|p| {
-                                PartitionProduceResponse::default()
-                                    .with_index(p.index)
-                                    .with_error_code(ErrorCode::UnsupportedVersion.code())
-                            })
-                            .collect(),
-                    )
-            })
-            .collect(),
-    )
-}
 
 /// Produces, answering now or, when the flush policy wants the records durable first
 /// (acks 1 or -1 with `log.flush.interval.messages`), once they are (see
