@@ -1,6 +1,6 @@
 //! `KafkaApis`: the broker's request handler and its API table, as Kafka's `KafkaApis.scala`.
 //!
-//! Each API has its own module and a handler implementing [`ApiHandler`]: its key, the versions
+//! Each API has its own module and a handler implementing `ApiHandler`: its key, the versions
 //! it serves (Kafka 4.1's range) and `handle(context, body, responder)`. [`advertised_apis`]
 //! derives what ApiVersions advertises from those handlers, capped at what the codec can encode,
 //! and the broker hands it to `SocketServer` and the SASL authenticator as data. The dispatch is
