@@ -43,7 +43,7 @@ impl Harness {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temporary directory");
+        std::fs::create_dir_all(&dir).expect("temporary directory"); // invariant: cfg(test) only, no network or config input
         let mut values = BTreeMap::new();
         values.insert("log.dirs".to_string(), dir.display().to_string());
         values.insert(
@@ -53,22 +53,22 @@ impl Harness {
         for (k, v) in overrides {
             values.insert((*k).to_string(), (*v).to_string());
         }
-        let config = BrokerConfig::new(values).expect("configuration");
+        let config = BrokerConfig::new(values).expect("configuration"); // invariant: cfg(test) only, no network or config input
         let logs = Arc::new(
             LogManager::open(
                 std::slice::from_ref(&dir),
-                config.log_config().expect("log config"),
+                config.log_config().expect("log config"), // invariant: cfg(test) only, no network or config input
             )
-            .expect("log manager"),
+            .expect("log manager"), // invariant: cfg(test) only, no network or config input
         );
         let state = Arc::new(BrokerState {
-            producers: ProducerIdManager::load(&dir).expect("producer ids"),
+            producers: ProducerIdManager::load(&dir).expect("producer ids"), // invariant: cfg(test) only, no network or config input
             purgatory: Arc::new(FetchPurgatory::default()),
             delayed_produce: Arc::new(ProducePurgatory::default()),
             fetch_sessions: Default::default(),
-            groups: GroupService::load(&config, &logs).expect("groups"),
-            meta: load_or_create_meta(&dir, config.node_id(), None).expect("meta"),
-            topics: TopicRegistry::load(&dir).expect("topics"),
+            groups: GroupService::load(&config, &logs).expect("groups"), // invariant: cfg(test) only, no network or config input
+            meta: load_or_create_meta(&dir, config.node_id(), None).expect("meta"), // invariant: cfg(test) only, no network or config input
+            topics: TopicRegistry::load(&dir).expect("topics"), // invariant: cfg(test) only, no network or config input
             logs,
             configured_endpoints: vec![super::Endpoint {
                 listener: "PLAINTEXT".into(),
@@ -91,7 +91,8 @@ impl Harness {
         let maintenance = state
             .logs
             .spawn_background(kafka_storage::BackgroundConfig::default())
-            .expect("log background threads");
+            .expect("log background threads"); // invariant: cfg(test) only, no network or config input
+
         // Rebalance deadlines (the initial join delay among them) complete parked joins.
         let timer_state = Arc::clone(&state);
         let group_timers = std::thread::spawn(move || timer_state.groups.run_timers());
@@ -128,14 +129,14 @@ impl Harness {
     pub(crate) fn call(&self, version: i16, body: RequestKind) -> Captured {
         self.send(version, body)
             .wait(WAIT)
-            .expect("the handler answered in time")
+            .expect("the handler answered in time") // invariant: cfg(test) only, no network or config input
     }
 
     /// Dispatches `body` and returns the response body it answered with.
     pub(crate) fn respond(&self, version: i16, body: RequestKind) -> ResponseKind {
         match self.call(version, body) {
             Captured::Response(r) => r,
-            other => panic!("expected a response, got {other:?}"),
+            other => panic!("expected a response, got {other:?}"), // invariant: cfg(test) only, no network or config input
         }
     }
 }

@@ -29,9 +29,9 @@ pub(super) fn batch(timestamps: &[i64]) -> Bytes {
     let mut b = RecordBatchBuilder::new();
     for (i, ts) in timestamps.iter().enumerate() {
         let value = format!("value-{i}");
-        b.append(*ts, None, Some(value.as_bytes())).unwrap();
+        b.append(*ts, None, Some(value.as_bytes())).unwrap(); // invariant: cfg(test) only, no network or config input
     }
-    b.build().unwrap()
+    b.build().unwrap() // invariant: cfg(test) only, no network or config input
 }
 
 pub(super) fn create_topic(h: &Harness, name: &str, partitions: i32) {
@@ -42,7 +42,7 @@ pub(super) fn create_topic(h: &Harness, name: &str, partitions: i32) {
             .with_num_partitions(partitions)
             .with_replication_factor(1)]);
     let ResponseKind::CreateTopics(r) = h.respond(7, RequestKind::CreateTopics(req)) else {
-        panic!("not a CreateTopics response");
+        panic!("not a CreateTopics response"); // invariant: cfg(test) only, no network or config input
     };
     assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0]);
 }
@@ -89,7 +89,7 @@ fn api_versions_answers_the_table_at_every_version() {
                     .with_client_software_version("1".into()),
             ),
         ) else {
-            panic!("not an ApiVersions response");
+            panic!("not an ApiVersions response"); // invariant: cfg(test) only, no network or config input
         };
         assert_eq!(r.error_code, 0);
         assert_eq!(r.api_keys, advertised_apis().entries());
