@@ -7,19 +7,16 @@
 //! partition KAFKA_STORAGE_ERROR, the request timeout REQUEST_TIMED_OUT (as Kafka's
 //! `onExpiration`); a flush of one partition looks only at the requests waiting on it.
 //!
-//! A held request keeps only its response and a closure that sends it, so the closure can
-//! wrap a move-only responder instead of today's request and sender.
+//! A held request keeps only its response and its [`Responder`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::ProduceResponse;
+use kafka_protocol::messages::{ProduceResponse, ResponseKind};
 use kafka_protocol::ErrorCode;
+use kafka_server::Responder;
 use kafka_storage::{DurabilityListener, LogManager, TopicPartition};
-
-/// Sends a completed response (exactly once).
-pub(crate) type Complete = Box<dyn FnOnce(ProduceResponse) + Send>;
 
 /// One partition a held response waits for.
 #[derive(Debug)]
@@ -36,7 +33,7 @@ struct Pending {
     response: ProduceResponse,
     /// Partitions not yet durable (or failed).
     waits: Vec<Wait>,
-    complete: Complete,
+    responder: Responder,
 }
 
 impl Pending {
@@ -75,18 +72,18 @@ impl DelayedProduce {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Settles what `f` picks; returns the response and its sender when that completed it.
+    /// Settles what `f` picks; returns the response and its responder when that completed it.
     fn settle(
         &self,
         f: impl FnMut(&Wait) -> bool,
         code: ErrorCode,
-    ) -> Option<(ProduceResponse, Complete)> {
+    ) -> Option<(ProduceResponse, Responder)> {
         let mut guard = self.pending();
         let done = guard.as_mut()?.settle(f, code);
         if !done {
             return None;
         }
-        guard.take().map(|p| (p.response, p.complete))
+        guard.take().map(|p| (p.response, p.responder))
     }
 
     fn is_completed(&self) -> bool {
@@ -147,7 +144,7 @@ impl ProducePurgatory {
     }
 
     /// Holds `response` until every partition in `waits` is durable in `logs` (or failed),
-    /// or until `timeout`; then `complete` sends it. Completes at once when that is already
+    /// or until `timeout`; then `responder` sends it. Completes at once when that is already
     /// so (the flush may have run before the response was held).
     pub(crate) fn hold(
         &self,
@@ -155,7 +152,7 @@ impl ProducePurgatory {
         response: ProduceResponse,
         waits: Vec<Wait>,
         timeout: Duration,
-        complete: Complete,
+        responder: Responder,
     ) {
         let deadline = Instant::now() + timeout;
         let partitions: Vec<TopicPartition> = waits.iter().map(|w| w.tp.clone()).collect();
@@ -164,7 +161,7 @@ impl ProducePurgatory {
             pending: Mutex::new(Some(Pending {
                 response,
                 waits,
-                complete,
+                responder,
             })),
         });
         {
@@ -281,9 +278,9 @@ impl ProducePurgatory {
     }
 }
 
-fn finish(done: Option<(ProduceResponse, Complete)>) {
-    if let Some((response, complete)) = done {
-        complete(response);
+fn finish(done: Option<(ProduceResponse, Responder)>) {
+    if let Some((response, responder)) = done {
+        responder.respond(ResponseKind::Produce(response));
     }
 }
 
@@ -306,7 +303,29 @@ mod tests {
     use kafka_protocol::messages::produce_response::{
         PartitionProduceResponse, TopicProduceResponse,
     };
-    use std::sync::mpsc;
+    use kafka_protocol::{ApiKey, RequestHeader};
+    use kafka_server::{Captured, RequestContext, ResponseCapture};
+
+    /// What a held response's responder sent, read as a channel of produce responses.
+    struct Answers(ResponseCapture);
+
+    impl Answers {
+        fn take(captured: Option<Captured>) -> Result<ProduceResponse, ()> {
+            match captured {
+                Some(Captured::Response(ResponseKind::Produce(r))) => Ok(r),
+                None => Err(()),
+                Some(other) => panic!("not a produce response: {other:?}"),
+            }
+        }
+
+        fn try_recv(&self) -> Result<ProduceResponse, ()> {
+            Self::take(self.0.try_take())
+        }
+
+        fn recv_timeout(&self, timeout: Duration) -> Result<ProduceResponse, ()> {
+            Self::take(self.0.wait(timeout))
+        }
+    }
 
     fn response(partitions: i32) -> ProduceResponse {
         ProduceResponse::default().with_responses(vec![TopicProduceResponse::default()
@@ -364,16 +383,15 @@ mod tests {
         parts: i32,
         waits: Vec<Wait>,
         timeout: Duration,
-    ) -> mpsc::Receiver<ProduceResponse> {
-        let (tx, rx) = mpsc::channel();
-        p.hold(
-            logs,
-            response(parts),
-            waits,
-            timeout,
-            Box::new(move |r| tx.send(r).unwrap()),
+    ) -> Answers {
+        let context = RequestContext::detached(
+            ApiKey::Produce,
+            9,
+            RequestHeader::default().with_request_api_key(0),
         );
-        rx
+        let (responder, capture) = Responder::capture(&context);
+        p.hold(logs, response(parts), waits, timeout, responder);
+        Answers(capture)
     }
 
     #[test]

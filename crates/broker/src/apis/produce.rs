@@ -123,13 +123,9 @@ fn produce(state: &BrokerState, req: &ProduceRequest, mut responder: Responder) 
     }
     let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     responder.park();
-    state.delayed_produce.hold(
-        &state.logs,
-        response,
-        waits,
-        timeout,
-        Box::new(move |r| responder.respond(ResponseKind::Produce(r))),
-    );
+    state
+        .delayed_produce
+        .hold(&state.logs, response, waits, timeout, responder);
 }
 
 fn error_response(req: &ProduceRequest, code: ErrorCode) -> ResponseKind {
