@@ -19,8 +19,9 @@
 //!   [`RequestContext`] (connection, principal, listener, header, timings), the typed body and
 //!   a move-only [`Responder`] that must answer exactly once (`respond`, `no_response`,
 //!   `close`); a handler that waits keeps only the responder and answers from any thread.
-//! - [`AdvertisedApis`]: the versions the handler serves, handed to [`SocketServer::start`] as
-//!   data; the Processors refuse anything outside them without involving a handler.
+//! - [`AdvertisedApis`]: the versions the handler serves (per listener with [`ListenerApis`]),
+//!   handed to [`SocketServer::start`] as data; the Processors refuse anything outside them
+//!   without involving a handler.
 //! - [`ConnectionQuotas`]: `max.connections`, per listener and per IP, and the creation rate.
 //! - [`metrics`]: request and network metrics named as Kafka's JMX exporter names them.
 //!
@@ -73,4 +74,4 @@ pub use handler::RequestHandler;
 pub use kafka_network::{AdvertisedApis, ConnectionId};
 pub use quotas::{ConnectionQuotas, QuotaViolation};
 pub use request::{Captured, RequestContext, RequestTimes, Responder, ResponseCapture};
-pub use socket_server::{ChannelBuilderFactory, SocketServer};
+pub use socket_server::{ChannelBuilderFactory, ListenerApis, SocketServer};

@@ -28,6 +28,45 @@ pub type ChannelBuilderFactory = Arc<dyn Fn() -> Box<dyn ChannelBuilder> + Send 
 /// Kafka's connection hand-off queue between an Acceptor and a Processor.
 const CONNECTION_QUEUE_SIZE: usize = 20;
 
+/// What each listener serves: one table for every listener, with exceptions by listener name.
+///
+/// A Kafka node that is both broker and controller serves the client APIs on its broker
+/// listeners and only the controller's APIs (quorum messages, broker registration and
+/// heartbeats) on its controller listener; each listener's Processors refuse what its table
+/// does not list.
+#[derive(Debug, Clone)]
+pub struct ListenerApis {
+    default: AdvertisedApis,
+    by_listener: HashMap<String, AdvertisedApis>,
+}
+
+impl ListenerApis {
+    /// Every listener serves `default` unless [`ListenerApis::with_listener`] says otherwise.
+    pub fn new(default: AdvertisedApis) -> Self {
+        ListenerApis {
+            default,
+            by_listener: HashMap::new(),
+        }
+    }
+
+    /// Listener `name` serves `apis` instead of the default.
+    pub fn with_listener(mut self, name: impl Into<String>, apis: AdvertisedApis) -> Self {
+        self.by_listener.insert(name.into(), apis);
+        self
+    }
+
+    /// What listener `name` serves.
+    pub fn for_listener(&self, name: &str) -> &AdvertisedApis {
+        self.by_listener.get(name).unwrap_or(&self.default)
+    }
+}
+
+impl From<AdvertisedApis> for ListenerApis {
+    fn from(default: AdvertisedApis) -> Self {
+        ListenerApis::new(default)
+    }
+}
+
 /// The running network side of a broker.
 #[derive(Debug)]
 pub struct SocketServer {
@@ -43,17 +82,18 @@ pub struct SocketServer {
 }
 
 impl SocketServer {
-    /// Starts listening and serving with `handler`. `apis` is what the handler serves: a
+    /// Starts listening and serving with `handler`. `apis` is what the handler serves on each
+    /// listener (an [`AdvertisedApis`] for all of them, or a [`ListenerApis`]): a
     /// request for an API or version outside it closes its connection before reaching the
     /// handler (an ApiVersions request newer than advertised gets a v0 UNSUPPORTED_VERSION
-    /// answer listing `apis`). `builders` gives the channel builder of each listener by name;
+    /// answer listing the listener's APIs). `builders` gives the channel builder of each listener by name;
     /// listeners without an entry are plaintext.
     ///
     /// Startup follows Kafka's order: quotas, memory pool, request channel, Processors and
     /// Acceptors (bound before anything is accepted), then the handler pool.
     pub fn start(
         config: SocketServerConfig,
-        apis: AdvertisedApis,
+        apis: impl Into<ListenerApis>,
         handler: Arc<dyn RequestHandler>,
         builders: HashMap<String, ChannelBuilderFactory>,
     ) -> Result<Self> {
@@ -65,7 +105,12 @@ impl SocketServer {
             None => MemoryPool::unbounded(),
         };
         let threads = config.num_network_threads.max(1);
-        let apis = Arc::new(apis);
+        let apis: ListenerApis = apis.into();
+        let listener_apis: Vec<Arc<AdvertisedApis>> = config
+            .listeners
+            .iter()
+            .map(|l| Arc::new(apis.for_listener(&l.name).clone()))
+            .collect();
 
         // Bind every listener first, so a port clash fails before any thread starts.
         let mut sockets = Vec::new();
@@ -144,7 +189,7 @@ impl SocketServer {
                 Arc::clone(&channel),
                 Arc::clone(&quotas),
                 Arc::clone(&shutdown),
-                Arc::clone(&apis),
+                Arc::clone(&listener_apis[p.listener]),
             );
             let grace = config.shutdown_grace;
             let name = format!(

@@ -20,7 +20,8 @@ use kafka_protocol::{
     ApiKey, Decodable, Encodable, ErrorCode, Message, RequestHeader, ResponseHeader, VersionRange,
 };
 use kafka_server::{
-    AdvertisedApis, RequestContext, RequestHandler, Responder, SocketServer, SocketServerConfig,
+    AdvertisedApis, ListenerApis, RequestContext, RequestHandler, Responder, SocketServer,
+    SocketServerConfig,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -358,6 +359,42 @@ fn api_versions_newer_than_ours_gets_a_v0_unsupported_version_answer() {
         .find(|k| k.api_key == ApiKey::ApiVersions.id())
         .unwrap();
     assert_eq!((av.min_version, av.max_version), (0, 4));
+    server.shutdown();
+}
+
+#[test]
+fn each_listener_serves_only_its_own_table() {
+    let mut config = SocketServerConfig::default();
+    config.listeners[0].port = 0;
+    let mut controller = config.listeners[0].clone();
+    controller.name = "CONTROLLER".into();
+    config.listeners.push(controller);
+    let only_versions = AdvertisedApis::new([(ApiKey::ApiVersions, VersionRange::new(0, 4))]);
+    let tables = ListenerApis::new(apis()).with_listener("CONTROLLER", only_versions);
+    let handler: Arc<TestHandler> = Arc::default();
+    let server = SocketServer::start(config, tables, handler, HashMap::new()).unwrap();
+    let client_addr = server.bound_address("PLAINTEXT").unwrap();
+    let controller_addr = server.bound_address("CONTROLLER").unwrap();
+
+    let mut refused = connect(controller_addr);
+    refused.write_all(&echo(1, &[0])).unwrap();
+    assert_closed(&mut refused);
+    let mut versions = connect(controller_addr);
+    versions
+        .write_all(&frame(
+            ApiKey::ApiVersions,
+            3,
+            2,
+            &ApiVersionsRequest::default(),
+        ))
+        .unwrap();
+    let (cid, _): (i32, ApiVersionsResponse) = read_response(&mut versions, ApiKey::ApiVersions, 3);
+    assert_eq!(cid, 2);
+    let mut served = connect(client_addr);
+    served.write_all(&echo(3, &[0])).unwrap();
+    let (cid, _): (i32, SaslAuthenticateResponse) =
+        read_response(&mut served, ApiKey::SaslAuthenticate, 2);
+    assert_eq!(cid, 3);
     server.shutdown();
 }
 
