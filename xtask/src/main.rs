@@ -10,11 +10,13 @@
 //! - `dist`: build the tarball of the current version.
 //! - `bench`: run the criterion benches and the network load test, summarised in
 //!   `target/bench-summary.md`.
+//! - `cluster up|down|status`: a local cluster of brokers on 127.0.0.1 (see `cluster`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench;
 mod ci;
+mod cluster;
 mod codegen;
 #[cfg(feature = "docs")]
 mod docs;
@@ -78,6 +80,59 @@ enum Cmd {
     Dist,
     /// Run the criterion benches and the network load test; summary in target/bench-summary.md.
     Bench,
+    /// A local cluster of brokers on 127.0.0.1, each its own controller-quorum member.
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterCmd,
+        /// Where the nodes' configs, data and logs go (default: <target dir>/cluster).
+        #[arg(long, global = true)]
+        dir: Option<PathBuf>,
+        /// Client port of node 1; node N uses base+N-1, and base+100+N-1 for the quorum.
+        #[arg(long, global = true, default_value_t = 19092)]
+        base_port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCmd {
+    /// Build the broker and start the nodes that are not running.
+    Up {
+        /// How many nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: u16,
+        /// Use a release build.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Stop every node (SIGTERM: controlled shutdown; SIGKILL after the grace period).
+    Down {
+        /// Seconds to wait before SIGKILL.
+        #[arg(long, default_value_t = 30)]
+        grace_secs: u64,
+        /// Also remove the cluster's folder (configs, data, logs).
+        #[arg(long)]
+        clean: bool,
+    },
+    /// Show each node: pid, ports, whether it serves.
+    Status,
+}
+
+/// Cargo's target directory for this workspace (honours `CARGO_TARGET_DIR` and config files).
+pub fn target_dir(root: &Path) -> Result<PathBuf, String> {
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo metadata failed".into());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    v.get("target_directory")
+        .and_then(|t| t.as_str())
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata names no target_directory".into())
 }
 
 fn workspace_root() -> PathBuf {
@@ -85,6 +140,33 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+fn run_cluster(
+    root: &Path,
+    action: ClusterCmd,
+    dir: Option<PathBuf>,
+    base_port: u16,
+) -> Result<(), String> {
+    let dir = match dir {
+        Some(d) => d,
+        None => target_dir(root)?.join("cluster"),
+    };
+    // `down` and `status` find the nodes in the folder; their count only matters for `up`.
+    let layout = |nodes| cluster::Layout {
+        nodes,
+        base_port,
+        dir: dir.clone(),
+    };
+    match action {
+        ClusterCmd::Up { nodes, release } => cluster::up(root, &layout(nodes), release),
+        ClusterCmd::Down { grace_secs, clean } => cluster::down(
+            &layout(0),
+            std::time::Duration::from_secs(grace_secs),
+            clean,
+        ),
+        ClusterCmd::Status => cluster::status(&layout(0)),
+    }
 }
 
 fn main() -> ExitCode {
@@ -103,6 +185,11 @@ fn main() -> ExitCode {
         Cmd::Release { version } => release::release(&root, &version),
         Cmd::Dist => release::dist(&root).map(|_| ()),
         Cmd::Bench => bench::run(&root),
+        Cmd::Cluster {
+            action,
+            dir,
+            base_port,
+        } => run_cluster(&root, action, dir, base_port),
         Cmd::E2e { no_install } => (if no_install {
             Ok(())
         } else {
