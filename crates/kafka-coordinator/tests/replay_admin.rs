@@ -198,3 +198,52 @@ fn describe_list_delete() {
     assert!(h.coord.group_state("s").is_none());
     let _ = f;
 }
+
+/// A coordinator standing in for partitions another broker leads refuses every group API
+/// with NOT_COORDINATOR, so clients look the coordinator up again; it writes nothing.
+#[test]
+fn a_refusing_coordinator_answers_not_coordinator_everywhere() {
+    let mut h = Harness::new();
+    h.coord = GroupCoordinator::refusing(
+        CoordinatorConfig::default(),
+        h.now,
+        ErrorCode::NotCoordinator,
+    );
+    let not = code(ErrorCode::NotCoordinator);
+    let (_, joined) = h.join_req(5, "g", "", None, range(&["t"]));
+    assert_eq!(joined.now().unwrap().error_code, not);
+    let mut hb = kafka_protocol::messages::HeartbeatRequest::default();
+    hb.group_id = "g".into();
+    assert_eq!(h.coord.heartbeat(h.now, 4, &hb).error_code, not);
+    let commit = h.coord.offset_commit(h.now, 8, &{
+        let mut r = OffsetCommitRequest::default();
+        r.group_id = "g".into();
+        r.generation_id_or_member_epoch = -1;
+        r.topics = vec![{
+            let mut t = OffsetCommitRequestTopic::default();
+            t.name = "t".into();
+            t.partitions = vec![{
+                let mut p = OffsetCommitRequestPartition::default();
+                p.committed_offset = 5;
+                p
+            }];
+            t
+        }];
+        r
+    });
+    assert_eq!(commit.topics[0].partitions[0].error_code, not);
+    let described = h.coord.describe_groups(5, &{
+        let mut d = DescribeGroupsRequest::default();
+        d.groups = vec!["g".into()];
+        d
+    });
+    assert_eq!(described.groups[0].error_code, not);
+    let deleted = h.coord.delete_groups(h.now, 2, &{
+        let mut d = DeleteGroupsRequest::default();
+        d.groups_names = vec!["g".into()];
+        d
+    });
+    assert_eq!(deleted.results[0].error_code, not);
+    assert!(!h.coord.is_loading());
+    assert!(h.coord.take_records().is_none());
+}

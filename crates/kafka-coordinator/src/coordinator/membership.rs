@@ -136,8 +136,8 @@ impl GroupCoordinator {
     ) -> Reply<JoinGroupResponse> {
         let member_id = req.member_id.as_str();
         let err = |e: ErrorCode| Reply::Now(join_error(version, member_id, e));
-        if self.loading {
-            return err(ErrorCode::CoordinatorLoadInProgress);
+        if let Some(code) = self.refusal {
+            return err(code);
         }
         if req.group_id.is_empty() {
             return err(ErrorCode::InvalidGroupId);
@@ -224,8 +224,8 @@ impl GroupCoordinator {
         req: &SyncGroupRequest,
     ) -> Reply<SyncGroupResponse> {
         let err = |e: ErrorCode| Reply::Now(sync_error(e));
-        if self.loading {
-            return err(ErrorCode::CoordinatorLoadInProgress);
+        if let Some(code) = self.refusal {
+            return err(code);
         }
         if req.group_id.is_empty() {
             return err(ErrorCode::InvalidGroupId);
@@ -336,8 +336,8 @@ impl GroupCoordinator {
     }
 
     fn heartbeat_error(&mut self, now: u64, req: &HeartbeatRequest) -> ErrorCode {
-        if self.loading {
-            return ErrorCode::CoordinatorLoadInProgress;
+        if let Some(code) = self.refusal {
+            return code;
         }
         if req.group_id.is_empty() {
             return ErrorCode::InvalidGroupId;
@@ -389,8 +389,8 @@ impl GroupCoordinator {
         } else {
             vec![(req.member_id.clone(), None)]
         };
-        let top = if self.loading {
-            ErrorCode::CoordinatorLoadInProgress
+        let top = if let Some(code) = self.refusal {
+            code
         } else if req.group_id.is_empty() {
             ErrorCode::InvalidGroupId
         } else {

@@ -95,7 +95,9 @@ pub struct GroupCoordinator {
     config: CoordinatorConfig,
     groups: HashMap<String, Group>,
     fx: Effects,
-    loading: bool,
+    /// Why every group API is refused: COORDINATOR_LOAD_IN_PROGRESS while loading,
+    /// NOT_COORDINATOR for a coordinator standing in for partitions this broker does not lead.
+    refusal: Option<ErrorCode>,
     rng: u64,
     next_offset_check: u64,
 }
@@ -114,7 +116,7 @@ impl GroupCoordinator {
             config,
             groups: HashMap::new(),
             fx: Effects::default(),
-            loading: false,
+            refusal: None,
             next_offset_check: now.saturating_add(interval),
         }
     }
@@ -162,18 +164,26 @@ impl GroupCoordinator {
     /// Whether the coordinator is loading (every group API answers
     /// COORDINATOR_LOAD_IN_PROGRESS).
     pub fn is_loading(&self) -> bool {
-        self.loading
+        self.refusal == Some(ErrorCode::CoordinatorLoadInProgress)
+    }
+
+    /// A coordinator without groups that answers every group API with `code` (Kafka's
+    /// NOT_COORDINATOR for a group whose `__consumer_offsets` partition another broker leads).
+    pub fn refusing(config: CoordinatorConfig, now: u64, code: ErrorCode) -> Self {
+        let mut c = GroupCoordinator::new(config, now);
+        c.refusal = Some(code);
+        c
     }
 
     /// Starts loading: call before replaying the log at start-up.
     pub fn begin_loading(&mut self) {
-        self.loading = true;
+        self.refusal = Some(ErrorCode::CoordinatorLoadInProgress);
     }
 
     /// Ends loading: restored members get a fresh session (`now` + their session timeout)
     /// to heartbeat before they are expired, as Kafka schedules them after loading.
     pub fn finish_loading(&mut self, now: u64) {
-        self.loading = false;
+        self.refusal = None;
         for g in self.groups.values_mut() {
             for m in g.members.values_mut() {
                 m.heartbeat_deadline = Some(after(now, m.session_timeout_ms));
@@ -326,8 +336,8 @@ impl GroupCoordinator {
         for id in &req.groups {
             let mut d = DescribedGroup::default();
             d.group_id = id.clone();
-            if self.loading {
-                d.error_code = ErrorCode::CoordinatorLoadInProgress.code();
+            if let Some(code) = self.refusal {
+                d.error_code = code.code();
                 r.groups.push(d);
                 continue;
             }
@@ -368,8 +378,8 @@ impl GroupCoordinator {
     /// is `classic`) match case-insensitively.
     pub fn list_groups(&self, _version: i16, req: &ListGroupsRequest) -> ListGroupsResponse {
         let mut r = ListGroupsResponse::default();
-        if self.loading {
-            r.error_code = ErrorCode::CoordinatorLoadInProgress.code();
+        if let Some(code) = self.refusal {
+            r.error_code = code.code();
         }
         let type_ok = req.types_filter.is_empty()
             || req
@@ -413,8 +423,8 @@ impl GroupCoordinator {
     ) -> DeleteGroupsResponse {
         let mut r = DeleteGroupsResponse::default();
         for id in &req.groups_names {
-            let code = if self.loading {
-                ErrorCode::CoordinatorLoadInProgress
+            let code = if let Some(code) = self.refusal {
+                code
             } else {
                 match self.groups.get(id) {
                     None => ErrorCode::GroupIdNotFound,

@@ -24,7 +24,7 @@ use crate::record::CoordinatorRecord;
 impl GroupCoordinator {
     /// When offset expiration runs next (not while loading).
     pub(super) fn next_offsets_deadline(&self) -> Option<u64> {
-        if self.loading {
+        if self.refusal.is_some() {
             None
         } else {
             Some(self.next_offset_check)
@@ -33,7 +33,7 @@ impl GroupCoordinator {
 
     /// Expires offsets if the retention check is due at `now`.
     pub(super) fn poll_offsets(&mut self, now: u64) {
-        if !self.loading && self.next_offset_check <= now {
+        if self.refusal.is_none() && self.next_offset_check <= now {
             let interval =
                 u64::try_from(self.config.offsets_retention_check_interval_ms).unwrap_or(0);
             self.next_offset_check = now.saturating_add(interval.max(1));
@@ -112,8 +112,8 @@ impl GroupCoordinator {
             -1
         };
         let all = |code: ErrorCode| commit_response(req, |_| code);
-        if self.loading {
-            return all(ErrorCode::CoordinatorLoadInProgress);
+        if let Some(code) = self.refusal {
+            return all(code);
         }
         let group = match self.groups.get_mut(&req.group_id) {
             Some(g) => g,
@@ -196,8 +196,8 @@ impl GroupCoordinator {
                 });
                 let mut out = OffsetFetchResponseGroup::default();
                 out.group_id = g.group_id.clone();
-                if self.loading {
-                    out.error_code = ErrorCode::CoordinatorLoadInProgress.code();
+                if let Some(code) = self.refusal {
+                    out.error_code = code.code();
                 } else {
                     out.topics = self
                         .fetch_offsets(&g.group_id, wanted.as_deref())
@@ -229,15 +229,11 @@ impl GroupCoordinator {
                 .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                 .collect()
         });
-        if self.loading && version >= 2 {
-            r.error_code = ErrorCode::CoordinatorLoadInProgress.code();
+        if let (Some(code), true) = (self.refusal, version >= 2) {
+            r.error_code = code.code();
             return r;
         }
-        let loading_code = if self.loading {
-            ErrorCode::CoordinatorLoadInProgress.code()
-        } else {
-            0
-        };
+        let refusal_code = self.refusal.map_or(0, |code| code.code());
         r.topics = self
             .fetch_offsets(&req.group_id, wanted.as_deref())
             .into_iter()
@@ -249,10 +245,10 @@ impl GroupCoordinator {
                     .map(|(idx, offset, epoch, meta)| {
                         let mut p = OffsetFetchResponsePartition::default();
                         p.partition_index = idx;
-                        p.committed_offset = if loading_code != 0 { -1 } else { offset };
+                        p.committed_offset = if refusal_code != 0 { -1 } else { offset };
                         p.committed_leader_epoch = epoch;
                         p.metadata = Some(meta);
-                        p.error_code = loading_code;
+                        p.error_code = refusal_code;
                         p
                     })
                     .collect();
@@ -268,7 +264,7 @@ impl GroupCoordinator {
         group_id: &str,
         wanted: Option<&[(String, Vec<i32>)]>,
     ) -> Vec<(String, Vec<(i32, i64, i32, String)>)> {
-        let group = if self.loading {
+        let group = if self.refusal.is_some() {
             None
         } else {
             self.groups.get(group_id)
@@ -314,8 +310,8 @@ impl GroupCoordinator {
         req: &OffsetDeleteRequest,
     ) -> OffsetDeleteResponse {
         let mut r = OffsetDeleteResponse::default();
-        let top = if self.loading {
-            ErrorCode::CoordinatorLoadInProgress
+        let top = if let Some(code) = self.refusal {
+            code
         } else if req.group_id.is_empty() {
             ErrorCode::InvalidGroupId
         } else {
