@@ -116,6 +116,7 @@ pub const KEYS: &[ConfigKey] = &[
     key("group.initial.rebalance.delay.ms", Type::Int, Some("3000"), "Delay of the first rebalance of an empty group."),
     key("group.min.session.timeout.ms", Type::Int, Some("6000"), "Smallest session timeout a member may ask for."),
     key("group.max.session.timeout.ms", Type::Int, Some("1800000"), "Largest session timeout a member may ask for."),
+    key("offsets.topic.num.partitions", Type::Int, Some("50"), "Partitions of `__consumer_offsets`, created on the first FindCoordinator for a group; an existing topic keeps its count."),
     key("offsets.retention.minutes", Type::Int, Some("10080"), "How long committed offsets of empty groups are kept."),
     key("ssl.keystore.location", Type::String, None, "PEM file with the listener's private key and certificate chain."),
     key("ssl.keystore.type", Type::String, Some("PEM"), "Key store type; only PEM is supported."),

@@ -89,7 +89,7 @@ impl Broker {
             purgatory: Arc::new(FetchPurgatory::default()),
             delayed_produce: Arc::new(ProducePurgatory::default()),
             fetch_sessions: Default::default(),
-            groups: GroupService::load(&config, &logs)?,
+            groups: GroupService::new(&config, Arc::clone(&logs)),
             config: config.clone(),
             meta,
             topics,
@@ -98,6 +98,7 @@ impl Broker {
             bound_endpoints: std::sync::OnceLock::new(),
         });
         state.groups.notify_appends_to(Arc::clone(&state.purgatory));
+        apis::start_single_node(&state)?;
         let timer_state = Arc::clone(&state);
         let group_timers = std::thread::Builder::new()
             .name("group-coordinator".into())

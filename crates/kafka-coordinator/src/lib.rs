@@ -43,6 +43,7 @@
 mod config;
 mod coordinator;
 mod group;
+mod partition;
 pub mod record;
 
 pub use config::CoordinatorConfig;
@@ -51,4 +52,5 @@ pub use coordinator::{
     ResponseToken, WriteFailure,
 };
 pub use group::GroupState;
+pub use partition::offsets_partition_for;
 pub use record::{CoordinatorRecord, MemberRecord, RecordError};

@@ -36,6 +36,8 @@ mod testing;
 mod tests;
 mod topics;
 
+pub(crate) use groups::start_single_node;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 

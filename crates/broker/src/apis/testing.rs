@@ -31,6 +31,8 @@ pub(crate) struct Harness {
     produce_timer: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
     group_timers: Option<JoinHandle<()>>,
+    /// Kept on drop (a restart reopens it).
+    keep_dir: bool,
 }
 
 impl Harness {
@@ -44,6 +46,19 @@ impl Harness {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temporary directory"); // invariant: cfg(test) only, no network or config input
+        Harness::open(dir, overrides)
+    }
+
+    /// Stops this broker and starts another over the same directory, as a restart does.
+    pub(crate) fn restart(mut self, overrides: &[(&str, &str)]) -> Harness {
+        self.keep_dir = true;
+        let dir = self.dir.clone();
+        drop(self);
+        Harness::open(dir, overrides)
+    }
+
+    /// A broker over `dir` (created by [`Harness::new`]).
+    pub(crate) fn open(dir: PathBuf, overrides: &[(&str, &str)]) -> Harness {
         let mut values = BTreeMap::new();
         values.insert("log.dirs".to_string(), dir.display().to_string());
         values.insert(
@@ -66,7 +81,7 @@ impl Harness {
             purgatory: Arc::new(FetchPurgatory::default()),
             delayed_produce: Arc::new(ProducePurgatory::default()),
             fetch_sessions: Default::default(),
-            groups: GroupService::load(&config, &logs).expect("groups"), // invariant: cfg(test) only, no network or config input
+            groups: GroupService::new(&config, Arc::clone(&logs)),
             meta: load_or_create_meta(&dir, config.node_id(), None).expect("meta"), // invariant: cfg(test) only, no network or config input
             topics: TopicRegistry::load(&dir).expect("topics"), // invariant: cfg(test) only, no network or config input
             logs,
@@ -79,6 +94,7 @@ impl Harness {
             config,
         });
         state.groups.notify_appends_to(Arc::clone(&state.purgatory));
+        super::start_single_node(&state).expect("group coordinator"); // invariant: cfg(test) only, no network or config input
         let purgatory_state = Arc::clone(&state);
         let purgatory = std::thread::spawn(move || {
             purgatory_state.purgatory.run(&purgatory_state);
@@ -103,6 +119,7 @@ impl Harness {
             produce_timer: Some(produce_timer),
             maintenance: Some(maintenance),
             group_timers: Some(group_timers),
+            keep_dir: false,
         }
     }
 
@@ -158,6 +175,10 @@ impl Drop for Harness {
         {
             let _ = t.join();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // As the broker stops: flushed and closed, so a restart recovers nothing.
+        let _ = self.state.logs.shutdown();
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -61,6 +61,15 @@ pub(super) fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) ->
 }
 
 pub(super) fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> RequestKind {
+    fetch_partition(topic, 0, offset, max_wait_ms)
+}
+
+pub(super) fn fetch_partition(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+) -> RequestKind {
     RequestKind::Fetch(
         FetchRequest::default()
             .with_replica_id(-1)
@@ -71,7 +80,7 @@ pub(super) fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> RequestKind {
             .with_topics(vec![FetchTopic::default()
                 .with_topic(topic.into())
                 .with_partitions(vec![FetchPartition::default()
-                    .with_partition(0)
+                    .with_partition(partition)
                     .with_fetch_offset(offset)
                     .with_partition_max_bytes(1 << 20)])]),
     )

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{DeleteGroupsRequest, ResponseKind};
+use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse, ResponseKind};
 use kafka_protocol::{ApiKey, VersionRange};
 use kafka_server::{RequestContext, Responder};
 
@@ -23,8 +23,20 @@ impl ApiHandler for DeleteGroups {
         body: DeleteGroupsRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, now, version| {
-            ResponseKind::DeleteGroups(coordinator.delete_groups(now, version, &body))
-        });
+        let version = responder.api_version();
+        let mut merged = DeleteGroupsResponse::default();
+        for group in &body.groups_names {
+            let one = DeleteGroupsRequest::default().with_groups_names(vec![group.clone()]);
+            let answer = state.groups.compute(
+                group,
+                version,
+                |coordinator, now, version| coordinator.delete_groups(now, version, &one),
+                ResponseKind::DeleteGroups,
+            );
+            if let ResponseKind::DeleteGroups(r) = answer {
+                merged.results.extend(r.results);
+            }
+        }
+        responder.respond(ResponseKind::DeleteGroups(merged));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{DescribeGroupsRequest, ResponseKind};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
 use kafka_protocol::{ApiKey, VersionRange};
 use kafka_server::{RequestContext, Responder};
 
@@ -23,8 +23,22 @@ impl ApiHandler for DescribeGroups {
         body: DescribeGroupsRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, _now, version| {
-            ResponseKind::DescribeGroups(coordinator.describe_groups(version, &body))
-        });
+        let version = responder.api_version();
+        let mut merged = DescribeGroupsResponse::default();
+        for group in &body.groups {
+            let one = DescribeGroupsRequest::default()
+                .with_groups(vec![group.clone()])
+                .with_include_authorized_operations(body.include_authorized_operations);
+            let answer = state.groups.compute(
+                group,
+                version,
+                |coordinator, _now, version| coordinator.describe_groups(version, &one),
+                ResponseKind::DescribeGroups,
+            );
+            if let ResponseKind::DescribeGroups(r) = answer {
+                merged.groups.extend(r.groups);
+            }
+        }
+        responder.respond(ResponseKind::DescribeGroups(merged));
     }
 }

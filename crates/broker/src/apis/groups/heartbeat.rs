@@ -23,8 +23,11 @@ impl ApiHandler for Heartbeat {
         body: HeartbeatRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, now, version| {
-            ResponseKind::Heartbeat(coordinator.heartbeat(now, version, &body))
-        });
+        state.groups.serve(
+            &body.group_id,
+            responder,
+            |coordinator, now, version| coordinator.heartbeat(now, version, &body),
+            ResponseKind::Heartbeat,
+        );
     }
 }

@@ -23,8 +23,11 @@ impl ApiHandler for LeaveGroup {
         body: LeaveGroupRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, now, version| {
-            ResponseKind::LeaveGroup(coordinator.leave_group(now, version, &body))
-        });
+        state.groups.serve(
+            &body.group_id,
+            responder,
+            |coordinator, now, version| coordinator.leave_group(now, version, &body),
+            ResponseKind::LeaveGroup,
+        );
     }
 }

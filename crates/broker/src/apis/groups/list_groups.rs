@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{ListGroupsRequest, ResponseKind};
+use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse, ResponseKind};
 use kafka_protocol::{ApiKey, VersionRange};
 use kafka_server::{RequestContext, Responder};
 
@@ -23,8 +23,19 @@ impl ApiHandler for ListGroups {
         body: ListGroupsRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, _now, version| {
-            ResponseKind::ListGroups(coordinator.list_groups(version, &body))
-        });
+        let version = responder.api_version();
+        // Every coordinator this broker runs; one still loading makes the answer
+        // COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers while any partition loads.
+        let mut merged = ListGroupsResponse::default();
+        for r in state
+            .groups
+            .each_loaded(|coordinator| coordinator.list_groups(version, &body))
+        {
+            if r.error_code != 0 {
+                merged.error_code = r.error_code;
+            }
+            merged.groups.extend(r.groups);
+        }
+        responder.respond(ResponseKind::ListGroups(merged));
     }
 }

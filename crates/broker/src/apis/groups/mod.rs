@@ -10,24 +10,22 @@
 //! `max.message.bytes`) is reported to the coordinator, which undoes what it changed; the
 //! responses that depended on it answer the mapped error, never success.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use kafka_coordinator::{
-    ClientInfo, CoordinatorConfig, CoordinatorRecord, DelayedResponse, GroupCoordinator, Reply,
-    ResponseToken, WriteFailure,
+    offsets_partition_for, ClientInfo, CoordinatorConfig, GroupCoordinator, Reply, ResponseToken,
 };
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
     FindCoordinatorRequest, FindCoordinatorResponse, JoinGroupRequest, ResponseKind,
     SyncGroupRequest,
 };
-use kafka_protocol::records::{RecordBatchBuilder, RecordBatches};
 use kafka_protocol::ErrorCode;
 use kafka_server::{RequestContext, Responder};
-use kafka_storage::{Log, LogManager, TopicPartition};
+use kafka_storage::{LogManager, TopicPartition};
 
 use super::{now_ms, BrokerState};
 
@@ -40,35 +38,67 @@ pub(super) mod list_groups;
 pub(super) mod offset_commit;
 pub(super) mod offset_delete;
 pub(super) mod offset_fetch;
+mod shard;
 pub(super) mod sync_group;
 use crate::config::BrokerConfig;
 use crate::error::Result;
-
-/// Bytes of `__consumer_offsets` read per step when loading (Kafka's default
-/// `offsets.load.buffer.size`).
-const LOAD_BUFFER_SIZE: usize = 5 << 20;
+use shard::GroupShard;
 
 /// The internal topic holding the coordinator's records.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
-#[derive(Debug)]
-struct Inner {
-    coordinator: GroupCoordinator,
-    /// Parked JoinGroup and SyncGroup requests: only their responders.
-    pending: HashMap<u64, Responder>,
-    next_token: u64,
+/// Wakes the timer thread when a request changed a coordinator's deadlines. The flag keeps a
+/// wake-up sent while the thread was busy from being lost.
+#[derive(Debug, Default)]
+pub(super) struct Wakeup {
+    dirty: Mutex<bool>,
+    cond: Condvar,
 }
 
-/// The group coordinator of this broker.
+impl Wakeup {
+    pub(super) fn notify(&self) {
+        *self.dirty.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_one();
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        if !*dirty {
+            dirty = match self.cond.wait_timeout(dirty, timeout) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        *dirty = false;
+    }
+}
+
+/// The group coordinator of this broker: one [`GroupShard`] per `__consumer_offsets`
+/// partition it leads, a group served by the shard of the partition its id hashes to (Kafka's
+/// `partitionFor`), every other group refused with NOT_COORDINATOR so that its client finds
+/// the right broker.
 #[derive(Debug)]
 pub struct GroupService {
-    inner: Mutex<Inner>,
-    wakeup: Condvar,
-    log: Arc<Log>,
+    config: CoordinatorConfig,
+    logs: Arc<LogManager>,
+    shards: RwLock<BTreeMap<i32, Arc<GroupShard>>>,
+    /// Partitions of `__consumer_offsets`; 0 while the topic does not exist.
+    partitions: AtomicI32,
+    /// Answers for groups this broker does not coordinate.
+    refusing: Mutex<GroupCoordinator>,
+    /// Held while a partition loads, so two requests racing to load it replay it once.
+    loading: Mutex<()>,
+    /// Held while `__consumer_offsets` is created (single node).
+    creating: Mutex<()>,
+    wakeup: Arc<Wakeup>,
     stop: AtomicBool,
-    /// Told of each append to the group log, so fetches parked on `__consumer_offsets`
-    /// (consumers of the internal topic) wake as on any other partition.
     appends: std::sync::OnceLock<Arc<super::FetchPurgatory>>,
+}
+
+/// Where a group's requests go.
+enum Route {
+    Shard(Arc<GroupShard>),
+    Refused,
 }
 
 fn coordinator_config(config: &BrokerConfig) -> CoordinatorConfig {
@@ -91,146 +121,125 @@ fn coordinator_config(config: &BrokerConfig) -> CoordinatorConfig {
 }
 
 impl GroupService {
-    /// Opens (creating if needed) the internal log and replays it.
-    pub fn load(config: &BrokerConfig, logs: &LogManager) -> Result<Self> {
-        let tp = TopicPartition {
-            topic: OFFSETS_TOPIC.to_string(),
-            partition: 0,
-        };
-        let log = match logs.get_log(&tp) {
-            Some(l) => l,
-            None => logs.create_log(&tp, Default::default())?,
-        };
-        let now = now_ms() as u64;
-        let mut coordinator = GroupCoordinator::new(coordinator_config(config), now);
-        coordinator.begin_loading();
-        let mut offset = log.log_start_offset();
-        let mut replayed = 0usize;
-        while offset < log.log_end_offset() {
-            let buf = match log.read_records(offset, LOAD_BUFFER_SIZE, None) {
-                Ok((_, buf)) => buf,
-                // Kafka's loader grows its buffer to a batch larger than
-                // `offsets.load.buffer.size`; the size is that of a batch in our own log,
-                // checked by recovery, so read that one batch whole.
-                Err(kafka_storage::Error::MessageTooLarge { size, .. }) => {
-                    tracing::warn!(
-                        offset,
-                        size,
-                        "a group metadata batch is larger than the load buffer"
-                    );
-                    log.read_records(offset, size, None)?.1
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if buf.is_empty() {
-                break;
-            }
-            let mut next = offset;
-            for batch in RecordBatches::new(buf) {
-                let batch = batch.map_err(kafka_storage::Error::CorruptRecord)?;
-                next = batch.last_offset() + 1;
-                for record in batch
-                    .records()
-                    .map_err(kafka_storage::Error::CorruptRecord)?
-                {
-                    let record = record.map_err(kafka_storage::Error::CorruptRecord)?;
-                    if record.offset < offset {
-                        continue;
-                    }
-                    let Some(value) = record.value else { continue };
-                    match CoordinatorRecord::decode(&value) {
-                        Ok(r) => {
-                            coordinator.replay(r);
-                            replayed += 1;
-                        }
-                        Err(e) => {
-                            tracing::warn!(offset = record.offset, error = %e, "skipping an unreadable coordinator record")
-                        }
-                    }
-                }
-            }
-            if next <= offset {
-                break;
-            }
-            offset = next;
-        }
-        coordinator.finish_loading(now_ms() as u64);
-        tracing::info!(
-            records = replayed,
-            groups = coordinator.group_ids().len(),
-            "group coordinator loaded"
-        );
-        Ok(GroupService {
-            inner: Mutex::new(Inner {
-                coordinator,
-                pending: HashMap::new(),
-                next_token: 1,
-            }),
-            wakeup: Condvar::new(),
-            log,
+    /// A service that coordinates nothing until partitions are loaded.
+    pub fn new(config: &BrokerConfig, logs: Arc<LogManager>) -> Self {
+        let config = coordinator_config(config);
+        let refusing =
+            GroupCoordinator::refusing(config.clone(), now_ms() as u64, ErrorCode::NotCoordinator);
+        GroupService {
+            config,
+            logs,
+            shards: RwLock::new(BTreeMap::new()),
+            partitions: AtomicI32::new(0),
+            refusing: Mutex::new(refusing),
+            loading: Mutex::new(()),
+            creating: Mutex::new(()),
+            wakeup: Arc::default(),
             stop: AtomicBool::new(false),
             appends: std::sync::OnceLock::new(),
-        })
+        }
     }
 
-    /// Wakes fetches parked on the group log after each of its appends.
+    /// Wakes fetches parked on the group log after each of its appends (set before loading).
     pub fn notify_appends_to(&self, purgatory: Arc<super::FetchPurgatory>) {
         let _ = self.appends.set(purgatory);
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// Partitions of `__consumer_offsets` (0: the topic does not exist yet).
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.load(Ordering::Acquire)
     }
 
-    /// Appends the coordinator's new records and flushes them, reports the outcome to the
-    /// coordinator (which undoes a failed write), then answers parked requests the
-    /// coordinator released. Called with the lock held so records stay in order. Returns how
-    /// a failed write rewrites the immediate response of the call that made it.
-    fn settle(&self, inner: &mut Inner) -> Option<WriteFailure> {
-        let mut failure = None;
-        if let Some(write) = inner.coordinator.take_records() {
-            match self.persist(write.records()) {
-                Ok(()) => inner.coordinator.write_completed(write),
-                Err(e) => {
-                    let code = append_error_code(&e);
-                    tracing::error!(error = %e, ?code, "persisting coordinator records failed; answering with an error");
-                    failure = Some(inner.coordinator.write_failed(write, code, now_ms() as u64));
-                }
-            }
-        }
-        for (token, response) in inner.coordinator.take_ready() {
-            let Some(responder) = inner.pending.remove(&token.0) else {
-                continue;
-            };
-            responder.respond(match response {
-                DelayedResponse::JoinGroup(r) => ResponseKind::JoinGroup(r),
-                DelayedResponse::SyncGroup(r) => ResponseKind::SyncGroup(r),
-            });
-        }
-        failure
+    /// Sets the partition count from the topic's metadata. Kafka keeps using the count of an
+    /// existing topic whatever `offsets.topic.num.partitions` says now, since changing it
+    /// would move groups away from their committed offsets.
+    pub fn set_partition_count(&self, partitions: i32) {
+        self.partitions.store(partitions.max(0), Ordering::Release);
     }
 
-    fn persist(&self, records: &[CoordinatorRecord]) -> Result<()> {
-        let now = now_ms();
-        let mut builder = RecordBatchBuilder::new();
-        for r in records {
-            let value = r
-                .encode()
-                .map_err(|e| crate::Error::Config(format!("coordinator record: {e}")))?;
-            let key = r.key();
-            builder
-                .append(now, Some(&key), Some(&value))
-                .map_err(kafka_storage::Error::CorruptRecord)?;
+    /// The `__consumer_offsets` partition of `group_id`, once the topic exists.
+    pub fn partition_for(&self, group_id: &str) -> Option<i32> {
+        match self.partition_count() {
+            0 => None,
+            n => Some(offsets_partition_for(group_id, n)),
         }
-        let batch = builder
-            .build()
-            .map_err(kafka_storage::Error::CorruptRecord)?;
-        let info = self.log.append(batch, now, 0, true)?;
-        self.log.flush_up_to(info.last_offset + 1)?;
-        if let Some(purgatory) = self.appends.get() {
-            purgatory.notify(self.log.topic_partition());
+    }
+
+    /// Becomes the coordinator of `partition`'s groups: replays its log (created if missing).
+    pub fn load(&self, partition: i32) -> Result<()> {
+        let _one_at_a_time = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_loaded(partition) {
+            return Ok(());
         }
+        let tp = TopicPartition {
+            topic: OFFSETS_TOPIC.to_string(),
+            partition,
+        };
+        let log = match self.logs.get_log(&tp) {
+            Some(l) => l,
+            None => self.logs.create_log(&tp, offsets_topic_configs())?,
+        };
+        let shard = GroupShard::load(
+            self.config.clone(),
+            log,
+            Arc::clone(&self.wakeup),
+            self.appends.get().cloned(),
+        )?;
+        self.shards
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(partition, Arc::new(shard));
+        self.wakeup.notify();
         Ok(())
+    }
+
+    /// Stops coordinating `partition`'s groups (another broker leads it now).
+    pub fn unload(&self, partition: i32) {
+        let shard = self
+            .shards
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&partition);
+        if let Some(shard) = shard {
+            shard.unload();
+        }
+    }
+
+    /// Whether this broker coordinates `partition`'s groups.
+    pub fn is_loaded(&self, partition: i32) -> bool {
+        self.shards
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&partition)
+    }
+
+    fn route(&self, group_id: &str) -> Route {
+        let Some(partition) = self.partition_for(group_id) else {
+            return Route::Refused;
+        };
+        match self
+            .shards
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&partition)
+        {
+            Some(s) => Route::Shard(Arc::clone(s)),
+            None => Route::Refused,
+        }
+    }
+
+    fn loaded_shards(&self) -> Vec<Arc<GroupShard>> {
+        self.shards
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn refused<R>(&self, f: impl FnOnce(&mut GroupCoordinator, u64) -> R) -> R {
+        let mut c = self.refusing.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut c, now_ms() as u64)
     }
 
     /// JoinGroup: answered now, or parked (only its responder) until the rebalance moves on.
@@ -248,109 +257,108 @@ impl GroupService {
                 .unwrap_or_default(),
         );
         let version = responder.api_version();
-        self.maybe_park(responder, |coordinator, now, token| {
-            match coordinator.join_group(now, token, &client, version, req) {
-                Reply::Now(r) => Reply::Now(ResponseKind::JoinGroup(r)),
-                Reply::Later => Reply::Later,
-            }
-        });
+        let join = |coordinator: &mut GroupCoordinator, now, token| match coordinator
+            .join_group(now, token, &client, version, req)
+        {
+            Reply::Now(r) => Reply::Now(ResponseKind::JoinGroup(r)),
+            Reply::Later => Reply::Later,
+        };
+        match self.route(&req.group_id) {
+            Route::Shard(shard) => shard.maybe_park(responder, join),
+            Route::Refused => self.refused(|c, now| match join(c, now, ResponseToken(0)) {
+                Reply::Now(body) => responder.respond(body),
+                // invariant: a refusing coordinator answers at once.
+                Reply::Later => responder.close(),
+            }),
+        }
     }
 
     /// SyncGroup: answered now, or parked until the leader's assignment arrives.
     pub(crate) fn sync_group(&self, req: &SyncGroupRequest, responder: Responder) {
         let version = responder.api_version();
-        self.maybe_park(responder, |coordinator, now, token| {
-            match coordinator.sync_group(now, token, version, req) {
-                Reply::Now(r) => Reply::Now(ResponseKind::SyncGroup(r)),
-                Reply::Later => Reply::Later,
-            }
-        });
-    }
-
-    fn maybe_park(
-        &self,
-        mut responder: Responder,
-        f: impl FnOnce(&mut GroupCoordinator, u64, ResponseToken) -> Reply<ResponseKind>,
-    ) {
-        let now = now_ms() as u64;
-        let mut inner = self.lock();
-        let token = inner.next_token;
-        inner.next_token += 1;
-        let reply = f(&mut inner.coordinator, now, ResponseToken(token));
-        let answer = match reply {
-            Reply::Now(body) => Some((body, responder)),
-            Reply::Later => {
-                responder.park();
-                inner.pending.insert(token, responder);
-                None
-            }
+        let sync = |coordinator: &mut GroupCoordinator, now, token| match coordinator
+            .sync_group(now, token, version, req)
+        {
+            Reply::Now(r) => Reply::Now(ResponseKind::SyncGroup(r)),
+            Reply::Later => Reply::Later,
         };
-        let failure = self.settle(&mut inner);
-        drop(inner);
-        self.wakeup.notify_one();
-        if let Some((mut body, responder)) = answer {
-            if let Some(f) = failure {
-                f.fail_response(&mut body);
-            }
-            responder.respond(body);
+        match self.route(&req.group_id) {
+            Route::Shard(shard) => shard.maybe_park(responder, sync),
+            Route::Refused => self.refused(|c, now| match sync(c, now, ResponseToken(0)) {
+                Reply::Now(body) => responder.respond(body),
+                // invariant: a refusing coordinator answers at once.
+                Reply::Later => responder.close(),
+            }),
         }
     }
 
-    /// Any other group API: computed under the lock, its records persisted, then answered.
-    pub(crate) fn serve(
+    /// A group API that never parks, for one group: computed by the group's shard, its
+    /// records persisted, then answered (NOT_COORDINATOR when another broker coordinates it).
+    pub(crate) fn serve<R>(
         &self,
+        group_id: &str,
         responder: Responder,
-        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> ResponseKind,
+        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> R,
+        into_response: impl FnOnce(R) -> ResponseKind,
     ) {
-        let body = self.compute(responder.api_version(), f);
+        let body = self.compute(group_id, responder.api_version(), f, into_response);
         responder.respond(body);
     }
 
-    /// The answer of a group API that never parks: a write that fails to persist turns what
-    /// it would have acknowledged into errors.
-    fn compute(
+    /// [`GroupService::serve`] without the answering, for APIs that ask about several groups
+    /// and merge the answers.
+    pub(crate) fn compute<R>(
         &self,
+        group_id: &str,
         version: i16,
-        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> ResponseKind,
+        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> R,
+        into_response: impl FnOnce(R) -> ResponseKind,
     ) -> ResponseKind {
-        let now = now_ms() as u64;
-        let mut inner = self.lock();
-        let mut body = f(&mut inner.coordinator, now, version);
-        let failure = self.settle(&mut inner);
-        drop(inner);
-        self.wakeup.notify_one();
-        if let Some(f) = failure {
-            f.fail_response(&mut body);
+        match self.route(group_id) {
+            Route::Shard(shard) => shard.compute(|c, now| f(c, now, version), into_response),
+            Route::Refused => into_response(self.refused(|c, now| f(c, now, version))),
         }
-        body
     }
 
-    /// The timer loop: runs the coordinator's deadlines (session and rebalance timeouts,
+    /// Runs `f` on every coordinator this broker runs (ListGroups).
+    pub(crate) fn each_loaded<R>(&self, mut f: impl FnMut(&mut GroupCoordinator) -> R) -> Vec<R> {
+        self.loaded_shards()
+            .iter()
+            .map(|s| f(&mut s.lock().coordinator))
+            .collect()
+    }
+
+    /// The timer loop: runs every shard's deadlines (session and rebalance timeouts,
     /// initial delays, offset expiry) until [`GroupService::shutdown`].
     pub fn run_timers(&self) {
-        let mut inner = self.lock();
         while !self.stop.load(Ordering::Acquire) {
             let now = now_ms() as u64;
-            inner.coordinator.poll(now);
-            self.settle(&mut inner);
-            let wait = inner
-                .coordinator
-                .next_deadline()
-                .map_or(Duration::from_millis(1000), |d| {
-                    Duration::from_millis(d.saturating_sub(now).clamp(1, 1000))
-                });
-            inner = match self.wakeup.wait_timeout(inner, wait) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
+            let next = self
+                .loaded_shards()
+                .iter()
+                .filter_map(|s| s.poll(now))
+                .min();
+            let wait = next.map_or(Duration::from_millis(1000), |d| {
+                Duration::from_millis(d.saturating_sub(now).clamp(1, 1000))
+            });
+            self.wakeup.wait(wait);
         }
     }
 
     /// Stops the timer loop.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Release);
-        self.wakeup.notify_all();
+        self.wakeup.notify();
     }
+}
+
+/// Topic configs of `__consumer_offsets`, as Kafka creates it: compacted, 100 MiB segments.
+pub(crate) fn offsets_topic_configs() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("cleanup.policy".to_string(), "compact".to_string()),
+        ("segment.bytes".to_string(), "104857600".to_string()),
+        ("compression.type".to_string(), "producer".to_string()),
+    ])
 }
 
 /// The Kafka error code of a failed coordinator append: storage errors as a produce would
@@ -363,7 +371,91 @@ fn append_error_code(e: &crate::Error) -> ErrorCode {
     }
 }
 
-/// FindCoordinator: this broker coordinates every group; transactions are not served.
+/// Makes this broker, which is the whole cluster, the coordinator of every `__consumer_offsets`
+/// partition that exists, taking over the data directories of earlier versions (one
+/// `__consumer_offsets-0` outside the topic registry: registered as a topic of as many
+/// partitions as it has logs, so every group still hashes to the partition holding its
+/// offsets).
+pub(crate) fn start_single_node(state: &BrokerState) -> Result<()> {
+    let partitions = match state.topics.get(OFFSETS_TOPIC) {
+        Some(t) => t.partitions,
+        None => {
+            let legacy = state
+                .logs
+                .topics()
+                .get(OFFSETS_TOPIC)
+                .map_or(0, |p| p.len() as i32);
+            if legacy > 0 {
+                register_offsets_topic(state, legacy)?;
+                state
+                    .logs
+                    .update_config(OFFSETS_TOPIC, offsets_topic_configs())?;
+                tracing::info!(
+                    partitions = legacy,
+                    "registered the existing {OFFSETS_TOPIC} logs as a compacted topic"
+                );
+            }
+            legacy
+        }
+    };
+    load_all(state, partitions)
+}
+
+fn load_all(state: &BrokerState, partitions: i32) -> Result<()> {
+    state.groups.set_partition_count(partitions);
+    for p in 0..partitions {
+        state.groups.load(p)?;
+    }
+    Ok(())
+}
+
+fn register_offsets_topic(state: &BrokerState, partitions: i32) -> Result<()> {
+    let configs = offsets_topic_configs();
+    state.topics.update(|topics| {
+        topics
+            .entry(OFFSETS_TOPIC.to_string())
+            .or_insert_with(|| crate::metadata::TopicInfo {
+                name: OFFSETS_TOPIC.to_string(),
+                id: crate::metadata::random_uuid(),
+                partitions,
+                configs,
+            });
+        Ok(())
+    })
+}
+
+/// Creates `__consumer_offsets` on the first FindCoordinator for a group, as Kafka does, with
+/// `offsets.topic.num.partitions` partitions, and becomes the coordinator of all of them.
+fn ensure_offsets_topic(state: &BrokerState) -> Result<()> {
+    if state.groups.partition_count() > 0 {
+        return Ok(());
+    }
+    let _one_at_a_time = state
+        .groups
+        .creating
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if state.groups.partition_count() > 0 {
+        return Ok(());
+    }
+    let partitions = state
+        .config
+        .get("offsets.topic.num.partitions")
+        .and_then(|v| v.parse::<i32>().ok())
+        .unwrap_or(50)
+        .max(1);
+    register_offsets_topic(state, partitions)?;
+    let partitions = state
+        .topics
+        .get(OFFSETS_TOPIC)
+        .map_or(partitions, |t| t.partitions);
+    load_all(state, partitions)?;
+    tracing::info!(partitions, "created {OFFSETS_TOPIC}");
+    Ok(())
+}
+
+/// FindCoordinator: the leader of the group's `__consumer_offsets` partition (this broker);
+/// transactions are not served.
 pub(crate) fn find_coordinator(
     state: &BrokerState,
     request: &RequestContext,
@@ -375,10 +467,22 @@ pub(crate) fn find_coordinator(
         .iter()
         .find(|e| e.listener == *request.listener)
         .or_else(|| endpoints.first());
+    let offsets_topic = if req.key_type == 0 {
+        ensure_offsets_topic(state).map_err(|e| {
+            tracing::warn!(error = %e, "creating {OFFSETS_TOPIC} failed");
+        })
+    } else {
+        Err(())
+    };
     let answer = |key: &str| -> Coordinator {
         let c = Coordinator::default().with_key(key.to_string());
-        match (req.key_type, endpoint) {
-            (0, Some(e)) => c
+        let coordinated = offsets_topic.is_ok()
+            && state
+                .groups
+                .partition_for(key)
+                .is_some_and(|p| state.groups.is_loaded(p));
+        match (coordinated, endpoint) {
+            (true, Some(e)) => c
                 .with_node_id(node)
                 .with_host(e.host.clone())
                 .with_port(e.port),
@@ -432,12 +536,16 @@ mod tests {
         }
     }
 
-    fn open(dir: &TempDir) -> (GroupService, LogManager) {
+    fn open(dir: &TempDir) -> (GroupService, Arc<LogManager>) {
         let mut values = BTreeMap::new();
         values.insert("log.dirs".to_owned(), dir.0.display().to_string());
         let config = BrokerConfig::new(values).unwrap();
-        let logs = LogManager::open(&config.log_dirs(), config.log_config().unwrap()).unwrap();
-        (GroupService::load(&config, &logs).unwrap(), logs)
+        let logs =
+            Arc::new(LogManager::open(&config.log_dirs(), config.log_config().unwrap()).unwrap());
+        let svc = GroupService::new(&config, Arc::clone(&logs));
+        svc.set_partition_count(1);
+        svc.load(0).unwrap();
+        (svc, logs)
     }
 
     fn commit(svc: &GroupService, offset: i64, metadata: &str) -> Vec<i16> {
@@ -455,9 +563,12 @@ mod tests {
             .with_topics(vec![OffsetCommitRequestTopic::default()
                 .with_name("t".to_owned())
                 .with_partitions(partitions)]);
-        match svc.compute(8, |c, now, v| {
-            ResponseKind::OffsetCommit(c.offset_commit(now, v, &req))
-        }) {
+        match svc.compute(
+            "g",
+            8,
+            |c, now, v| c.offset_commit(now, v, &req),
+            ResponseKind::OffsetCommit,
+        ) {
             ResponseKind::OffsetCommit(r) => r
                 .topics
                 .iter()
@@ -471,9 +582,12 @@ mod tests {
         let req = OffsetFetchRequest::default()
             .with_group_id("g".to_owned())
             .with_topics(None);
-        match svc.compute(7, |c, _, v| {
-            ResponseKind::OffsetFetch(c.offset_fetch(v, &req))
-        }) {
+        match svc.compute(
+            "g",
+            7,
+            |c, _, v| c.offset_fetch(v, &req),
+            ResponseKind::OffsetFetch,
+        ) {
             ResponseKind::OffsetFetch(r) => r
                 .topics
                 .iter()

@@ -23,8 +23,11 @@ impl ApiHandler for OffsetCommit {
         body: OffsetCommitRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, now, version| {
-            ResponseKind::OffsetCommit(coordinator.offset_commit(now, version, &body))
-        });
+        state.groups.serve(
+            &body.group_id,
+            responder,
+            |coordinator, now, version| coordinator.offset_commit(now, version, &body),
+            ResponseKind::OffsetCommit,
+        );
     }
 }

@@ -23,8 +23,11 @@ impl ApiHandler for OffsetDelete {
         body: OffsetDeleteRequest,
         responder: Responder,
     ) {
-        state.groups.serve(responder, |coordinator, now, version| {
-            ResponseKind::OffsetDelete(coordinator.offset_delete(now, version, &body))
-        });
+        state.groups.serve(
+            &body.group_id,
+            responder,
+            |coordinator, now, version| coordinator.offset_delete(now, version, &body),
+            ResponseKind::OffsetDelete,
+        );
     }
 }

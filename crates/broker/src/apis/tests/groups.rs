@@ -16,6 +16,22 @@ use crate::apis::testing::Harness;
 
 const GROUP: &str = "g";
 
+/// What a client does first: finds the group's coordinator (creating `__consumer_offsets`).
+fn find_coordinator(h: &Harness) -> i32 {
+    let req = FindCoordinatorRequest::default()
+        .with_key_type(0)
+        .with_coordinator_keys(vec![GROUP.into()]);
+    let ResponseKind::FindCoordinator(r) = h.respond(4, RequestKind::FindCoordinator(req)) else {
+        panic!("not a FindCoordinator response");
+    };
+    assert_eq!(r.coordinators[0].error_code, 0, "{r:?}");
+    assert_eq!(r.coordinators[0].node_id, h.state.meta.node_id);
+    h.state
+        .groups
+        .partition_for(GROUP)
+        .expect("__consumer_offsets exists once a coordinator was found")
+}
+
 fn join(h: &Harness, member_id: &str) -> JoinGroupResponse {
     let req = JoinGroupRequest::default()
         .with_group_id(GROUP.into())
@@ -102,6 +118,7 @@ fn committed(h: &Harness, partitions: i32) -> Vec<i64> {
 #[test]
 fn one_member_joins_syncs_commits_and_leaves() {
     let h = Harness::new(&[("group.initial.rebalance.delay.ms", "0")]);
+    find_coordinator(&h);
     // KIP-394: the first join of an unknown member is answered with its id, to join with.
     let r = join(&h, "");
     assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
@@ -173,6 +190,7 @@ fn one_member_joins_syncs_commits_and_leaves() {
 #[test]
 fn a_commit_the_group_log_refuses_answers_an_error() {
     let h = Harness::new(&[]);
+    find_coordinator(&h);
     assert_eq!(commit(&h, -1, "", 300, 5, "m"), vec![0; 300]);
     assert_eq!(
         commit(&h, -1, "", 300, 9, &"x".repeat(4000)),
@@ -189,17 +207,23 @@ fn a_commit_the_group_log_refuses_answers_an_error() {
 #[test]
 fn a_group_write_wakes_fetches_parked_on_the_group_log() {
     let h = Harness::new(&[]);
+    let partition = find_coordinator(&h);
     let log = h
         .state
         .logs
         .get_log(&kafka_storage::TopicPartition {
             topic: "__consumer_offsets".into(),
-            partition: 0,
+            partition,
         })
         .expect("the group log exists");
     let capture = h.send(
         12,
-        super::fetch("__consumer_offsets", log.log_end_offset(), 60_000),
+        super::fetch_partition(
+            "__consumer_offsets",
+            partition,
+            log.log_end_offset(),
+            60_000,
+        ),
     );
     assert!(capture.try_take().is_none(), "nothing to read yet: parked");
     assert_eq!(commit(&h, -1, "", 1, 42, ""), vec![0]);
@@ -211,4 +235,72 @@ fn a_group_write_wakes_fetches_parked_on_the_group_log() {
         }
         other => panic!("the parked fetch was not woken by the commit: {other:?}"),
     }
+}
+
+/// Groups hash to the `__consumer_offsets` partition Kafka would pick; a broker serves only the
+/// groups of partitions it has loaded, refusing the others with NOT_COORDINATOR (and
+/// FindCoordinator with COORDINATOR_NOT_AVAILABLE) until it loads them again, offsets intact.
+#[test]
+fn a_group_is_served_only_while_its_partition_is_loaded() {
+    let h = Harness::new(&[("offsets.topic.num.partitions", "4")]);
+    let partition = find_coordinator(&h);
+    assert_eq!(h.state.groups.partition_count(), 4);
+    assert_eq!(
+        partition,
+        kafka_coordinator::offsets_partition_for(GROUP, 4),
+        "Kafka's partitionFor"
+    );
+    assert_eq!(commit(&h, -1, "", 1, 7, ""), vec![0]);
+
+    h.state.groups.unload(partition);
+    assert_eq!(
+        commit(&h, -1, "", 1, 8, ""),
+        vec![ErrorCode::NotCoordinator.code()]
+    );
+    let req = FindCoordinatorRequest::default()
+        .with_key_type(0)
+        .with_coordinator_keys(vec![GROUP.into()]);
+    let ResponseKind::FindCoordinator(r) = h.respond(4, RequestKind::FindCoordinator(req)) else {
+        panic!("not a FindCoordinator response");
+    };
+    assert_eq!(
+        r.coordinators[0].error_code,
+        ErrorCode::CoordinatorNotAvailable.code()
+    );
+
+    h.state.groups.load(partition).unwrap();
+    assert_eq!(committed(&h, 1), vec![7]);
+}
+
+/// A data directory of an earlier version holds every group in `__consumer_offsets-0`, outside
+/// the topic registry: it is registered as a one-partition topic, so every group still hashes to
+/// the partition that holds its offsets, whatever `offsets.topic.num.partitions` says.
+#[test]
+fn an_earlier_single_partition_group_log_is_taken_over() {
+    let h = Harness::new(&[("offsets.topic.num.partitions", "1")]);
+    find_coordinator(&h);
+    assert_eq!(commit(&h, -1, "", 2, 11, "m"), vec![0, 0]);
+    // What earlier versions left: the log, but no registered topic.
+    h.state
+        .topics
+        .update(|topics| {
+            topics.remove("__consumer_offsets");
+            Ok(())
+        })
+        .unwrap();
+    let h = h.restart(&[("offsets.topic.num.partitions", "50")]);
+    assert_eq!(h.state.groups.partition_count(), 1);
+    let topic = h
+        .state
+        .topics
+        .get("__consumer_offsets")
+        .expect("registered");
+    assert_eq!(topic.partitions, 1);
+    assert_eq!(
+        topic.configs.get("cleanup.policy").map(String::as_str),
+        Some("compact"),
+        "offsets are compacted, never deleted by time retention"
+    );
+    find_coordinator(&h);
+    assert_eq!(committed(&h, 2), vec![11, 11]);
 }
