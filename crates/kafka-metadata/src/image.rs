@@ -710,3 +710,296 @@ pub fn coordinator_partition(group: &str, num_partitions: i32) -> i32 {
     let abs = if h == i32::MIN { 0 } else { h.abs() };
     abs % num_partitions.max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{
+        BrokerRegistrationChangeRecord, FenceBrokerRecord, PartitionChangeRecord,
+        RemoveTopicRecord, UnfenceBrokerRecord, UnregisterBrokerRecord,
+    };
+
+    fn topic_id() -> Uuid {
+        Uuid::from_u64_pair(7, 7)
+    }
+
+    fn register(id: i32, epoch: i64) -> MetadataRecord {
+        RegisterBrokerRecord::default()
+            .with_broker_id(id)
+            .with_broker_epoch(epoch)
+            .with_incarnation_id(Uuid::from_u64_pair(1, id as u64))
+            .with_rack(Some(format!("r{id}")))
+            .with_end_points(vec![BrokerEndpoint::default()
+                .with_name("PLAINTEXT".into())
+                .with_host("h".into())
+                .with_port(9000 + id as u16)])
+            .with_fenced(true)
+            .into()
+    }
+
+    fn sample() -> MetadataImage {
+        let mut image = MetadataImage::new("c");
+        let records: Vec<MetadataRecord> = vec![
+            FeatureLevelRecord::default()
+                .with_name(METADATA_VERSION_FEATURE.into())
+                .with_feature_level(21)
+                .into(),
+            register(1, 10),
+            register(2, 11),
+            UnfenceBrokerRecord::default()
+                .with_id(1)
+                .with_epoch(10)
+                .into(),
+            BrokerRegistrationChangeRecord::default()
+                .with_broker_id(2)
+                .with_broker_epoch(11)
+                .with_fenced(-1)
+                .into(),
+            TopicRecord::default()
+                .with_name("t".into())
+                .with_topic_id(topic_id())
+                .into(),
+            PartitionRecord::default()
+                .with_topic_id(topic_id())
+                .with_partition_id(0)
+                .with_replicas(vec![1, 2])
+                .with_isr(vec![1, 2])
+                .with_leader(1)
+                .with_leader_epoch(0)
+                .with_partition_epoch(0)
+                .into(),
+            ConfigRecord::default()
+                .with_resource_type(2)
+                .with_resource_name("t".into())
+                .with_name("retention.ms".into())
+                .with_value(Some("1".into()))
+                .into(),
+            ConfigRecord::default()
+                .with_resource_type(4)
+                .with_resource_name(String::new())
+                .with_name("num.io.threads".into())
+                .with_value(Some("4".into()))
+                .into(),
+            ProducerIdsRecord::default()
+                .with_broker_id(1)
+                .with_broker_epoch(10)
+                .with_next_producer_id(1000)
+                .into(),
+        ];
+        image
+            .apply_batch(
+                Provenance {
+                    offset: 5,
+                    epoch: 2,
+                },
+                &records,
+            )
+            .unwrap();
+        image
+    }
+
+    #[test]
+    fn replay_builds_every_part_of_the_image() {
+        let image = sample();
+        assert_eq!(image.metadata_version(), 21);
+        assert_eq!(
+            image.provenance(),
+            Provenance {
+                offset: 5,
+                epoch: 2
+            }
+        );
+        assert_eq!(image.live_brokers().count(), 2);
+        let endpoints: Vec<_> = image
+            .live_endpoints("PLAINTEXT")
+            .map(|(b, e)| (b.id, e.port))
+            .collect();
+        assert_eq!(endpoints, vec![(1, 9001), (2, 9002)]);
+        assert_eq!(image.live_endpoints("SSL").count(), 0);
+        assert_eq!(image.topic_by_id(topic_id()).unwrap().name, "t");
+        assert_eq!(image.partition("t", 0).unwrap().leader, 1);
+        assert_eq!(
+            image
+                .topic_configs("t")
+                .unwrap()
+                .get("retention.ms")
+                .map(String::as_str),
+            Some("1")
+        );
+        assert!(image.configs(&ConfigResource::cluster_default()).is_some());
+        assert_eq!(image.next_producer_id(), 1000);
+        assert_eq!(
+            image.partitions_led_by(1).collect::<Vec<_>>(),
+            vec![(topic_id(), 0)]
+        );
+    }
+
+    #[test]
+    fn partition_changes_bump_epochs_as_kafka() {
+        let mut image = sample();
+        image
+            .apply(
+                &PartitionChangeRecord::default()
+                    .with_topic_id(topic_id())
+                    .with_partition_id(0)
+                    .with_isr(Some(vec![2]))
+                    .into(),
+            )
+            .unwrap();
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (1, 0, 1));
+        assert_eq!(p.isr, vec![2]);
+        image
+            .apply(
+                &PartitionChangeRecord::default()
+                    .with_topic_id(topic_id())
+                    .with_partition_id(0)
+                    .with_leader(2)
+                    .into(),
+            )
+            .unwrap();
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 1, 2));
+        assert!(matches!(
+            image.apply(
+                &PartitionChangeRecord::default()
+                    .with_topic_id(topic_id())
+                    .with_partition_id(9)
+                    .into()
+            ),
+            Err(Error::UnknownPartition { partition: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn fencing_unregistering_and_removing() {
+        let mut image = sample();
+        image
+            .apply(
+                &FenceBrokerRecord::default()
+                    .with_id(2)
+                    .with_epoch(11)
+                    .into(),
+            )
+            .unwrap();
+        assert!(image.broker(2).unwrap().fenced);
+        assert_eq!(image.live_brokers().count(), 1);
+        assert!(matches!(
+            image.apply(&FenceBrokerRecord::default().with_id(2).with_epoch(3).into()),
+            Err(Error::BrokerEpochMismatch { broker: 2, .. })
+        ));
+        assert!(matches!(
+            image.apply(&UnfenceBrokerRecord::default().with_id(9).into()),
+            Err(Error::UnknownBroker(9))
+        ));
+        image
+            .apply(
+                &BrokerRegistrationChangeRecord::default()
+                    .with_broker_id(1)
+                    .with_broker_epoch(10)
+                    .with_in_controlled_shutdown(1)
+                    .into(),
+            )
+            .unwrap();
+        assert!(image.broker(1).unwrap().in_controlled_shutdown);
+        assert!(!image.broker(1).unwrap().is_active());
+        image
+            .apply(
+                &UnregisterBrokerRecord::default()
+                    .with_broker_id(2)
+                    .with_broker_epoch(11)
+                    .into(),
+            )
+            .unwrap();
+        assert!(image.broker(2).is_none());
+        image
+            .apply(
+                &RemoveTopicRecord::default()
+                    .with_topic_id(topic_id())
+                    .into(),
+            )
+            .unwrap();
+        assert!(image.topic_by_name("t").is_none());
+        assert!(image.topic_configs("t").is_none());
+        assert!(matches!(
+            image.apply(
+                &RemoveTopicRecord::default()
+                    .with_topic_id(topic_id())
+                    .into()
+            ),
+            Err(Error::UnknownTopicId(_))
+        ));
+    }
+
+    #[test]
+    fn duplicate_topics_and_backward_producer_ids_are_refused() {
+        let mut image = sample();
+        let dup = TopicRecord::default()
+            .with_name("t".into())
+            .with_topic_id(Uuid::from_u64_pair(9, 9));
+        assert!(matches!(
+            image.apply(&dup.into()),
+            Err(Error::DuplicateTopic { .. })
+        ));
+        assert!(image
+            .apply(
+                &ProducerIdsRecord::default()
+                    .with_next_producer_id(10)
+                    .into()
+            )
+            .is_err());
+        assert_eq!(image.next_producer_id(), 1000);
+    }
+
+    #[test]
+    fn a_config_deletion_removes_the_key() {
+        let mut image = sample();
+        image
+            .apply(
+                &ConfigRecord::default()
+                    .with_resource_type(2)
+                    .with_resource_name("t".into())
+                    .with_name("retention.ms".into())
+                    .with_value(None)
+                    .into(),
+            )
+            .unwrap();
+        assert!(image.topic_configs("t").is_none());
+    }
+
+    #[test]
+    fn snapshots_round_trip_exactly() {
+        let image = sample();
+        let records = image.to_records();
+        let back = MetadataImage::from_records("c", image.provenance(), &records).unwrap();
+        assert_eq!(back, image);
+        // Through the wire too.
+        let bytes = crate::records::encode_batch(&records).unwrap();
+        let decoded = crate::records::decode_batch(&bytes).unwrap();
+        assert_eq!(
+            MetadataImage::from_records("c", image.provenance(), &decoded).unwrap(),
+            image
+        );
+        let empty = MetadataImage::new("c");
+        assert!(empty.to_records().is_empty());
+    }
+
+    #[test]
+    fn coordinator_partition_matches_java() {
+        // "hello".hashCode() == 99162322, "group".hashCode() == 98629247 in Java.
+        assert_eq!(coordinator_partition("hello", 1_000_000_000), 99_162_322);
+        assert_eq!(coordinator_partition("group", 50), 98_629_247 % 50);
+        // Hashes to Integer.MIN_VALUE: Utils.abs gives 0.
+        assert_eq!(coordinator_partition("polygenelubricants", 50), 0);
+        // UTF-16 code units, not bytes or chars: U+1F600 is the pair D83D DE00.
+        assert_eq!(
+            coordinator_partition("\u{1F600}", 1_000_000_000),
+            0xD83D * 31 + 0xDE00
+        );
+        // A negative hash: "Aa".repeat(..) patterns wrap; Utils.abs keeps it non-negative.
+        for g in ["console-consumer-12345", "my-group", "", "ßü"] {
+            let p = coordinator_partition(g, 50);
+            assert!((0..50).contains(&p));
+        }
+    }
+}

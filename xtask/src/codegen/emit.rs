@@ -1150,6 +1150,20 @@ pub fn emit_metadata_mod(specs: &[(Spec, String)], provenance: &str) -> String {
             record_variant(r)
         );
     }
+    out.push_str(
+        "/// A random record of type `record_type`, valid at `version` (feature `testing`).\n",
+    );
+    out.push_str("#[cfg(feature = \"testing\")]\npub fn random(record_type: u16, rng: &mut kafka_protocol::testing::TestRng, version: i16) -> Option<MetadataRecord> {\n    use kafka_protocol::testing::Random;\n    Some(match record_type {\n");
+    for r in &records {
+        let _ = writeln!(
+            out,
+            "        {} => MetadataRecord::{}({}::random(rng, version)),",
+            r.api_key.unwrap_or(-1),
+            record_variant(r),
+            r.name
+        );
+    }
+    out.push_str("        _ => return None,\n    })\n}\n\n");
     out.push_str("/// Calls `visitor.visit::<R>()` for every generated record, as `kafka_protocol::messages::visit_all`.\n");
     out.push_str("#[cfg(feature = \"testing\")]\npub fn visit_all<V: kafka_protocol::testing::MessageVisitor>(visitor: &mut V) {\n");
     for r in &records {

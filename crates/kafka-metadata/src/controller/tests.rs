@@ -943,3 +943,138 @@ fn an_unclean_restart_gives_up_leaderships_at_registration() {
     assert!(h.image().broker(1).unwrap().fenced);
     assert!(h.leaders("t").iter().all(|l| *l == 2));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Register(i32),
+        Heartbeat(i32),
+        ShutDown(i32),
+        Advance(i64),
+        Create(u8, i32, i16),
+        Delete(u8),
+        Grow(u8, i32),
+        ProducerIds(i32),
+        LoseAndRegainLeadership,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1..5i32).prop_map(Op::Register),
+            (1..5i32).prop_map(Op::Heartbeat),
+            (1..5i32).prop_map(Op::Heartbeat),
+            (1..5i32).prop_map(Op::ShutDown),
+            (500..12_000i64).prop_map(Op::Advance),
+            (0..4u8, 1..8i32, 1..4i16).prop_map(|(t, p, r)| Op::Create(t, p, r)),
+            (0..4u8).prop_map(Op::Delete),
+            (0..4u8, 1..12i32).prop_map(|(t, p)| Op::Grow(t, p)),
+            (1..5i32).prop_map(Op::ProducerIds),
+            Just(Op::LoseAndRegainLeadership),
+        ]
+    }
+
+    fn check_invariants(h: &Harness, blocks: &[(i64, i64)]) -> Result<(), TestCaseError> {
+        let image = h.image();
+        for t in image.topics() {
+            for (i, p) in &t.partitions {
+                prop_assert!(!p.isr.is_empty(), "{}-{i} has an empty ISR", t.name);
+                prop_assert!(p.isr.iter().all(|b| p.replicas.contains(b)));
+                if p.leader >= 0 {
+                    prop_assert!(p.isr.contains(&p.leader), "{}-{i}: {p:?}", t.name);
+                    let b = image.broker(p.leader);
+                    prop_assert!(
+                        b.is_some_and(|b| !b.fenced),
+                        "{}-{i} led by a fenced broker",
+                        t.name
+                    );
+                }
+            }
+        }
+        let snapshot =
+            MetadataImage::from_records(CLUSTER, image.provenance(), &image.to_records())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&snapshot, image);
+        let replayed = MetadataImage::from_records(CLUSTER, image.provenance(), &h.log.concat())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&replayed, image);
+        let mut sorted = blocks.to_vec();
+        sorted.sort();
+        for w in sorted.windows(2) {
+            prop_assert!(w[0].0 + w[0].1 <= w[1].0);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn random_operations_keep_the_image_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut h = Harness::new();
+            let mut blocks = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Register(id) => {
+                        let request = BrokerRegistrationRequest::default()
+                            .with_broker_id(id)
+                            .with_cluster_id(CLUSTER.into())
+                            .with_incarnation_id(Uuid::from_u64_pair(id as u64, h.now as u64))
+                            .with_features(vec![Feature::default()
+                                .with_name("metadata.version".into())
+                                .with_min_supported_version(1)
+                                .with_max_supported_version(DEFAULT_METADATA_VERSION)]);
+                        let r = h.controller.register_broker(h.now, &request).unwrap();
+                        if r.response.error_code == 0 {
+                            h.epochs.insert(id, r.response.broker_epoch);
+                        }
+                        h.commit(r.records);
+                    }
+                    Op::Heartbeat(id) if h.epochs.contains_key(&id) => {
+                        h.heartbeat(id);
+                    }
+                    Op::ShutDown(id) if h.epochs.contains_key(&id) => {
+                        h.heartbeat_with(id, |r| r.with_want_shut_down(true));
+                    }
+                    Op::Advance(ms) => {
+                        h.now += ms;
+                        let records = h.controller.tick(h.now).unwrap();
+                        h.commit(records);
+                    }
+                    Op::Create(t, p, rf) => {
+                        h.create(&format!("t{t}"), p, rf);
+                    }
+                    Op::Delete(t) => {
+                        let r = h.controller.delete_topics(&DeleteTopicsRequest::default()
+                            .with_topic_names(vec![format!("t{t}")])).unwrap();
+                        h.commit(r.records);
+                    }
+                    Op::Grow(t, count) => {
+                        let r = h.controller.create_partitions(&CreatePartitionsRequest::default()
+                            .with_topics(vec![CreatePartitionsTopic::default()
+                                .with_name(format!("t{t}"))
+                                .with_count(count)])).unwrap();
+                        h.commit(r.records);
+                    }
+                    Op::ProducerIds(id) if h.epochs.contains_key(&id) => {
+                        let r = h.controller.allocate_producer_ids(id, h.epochs[&id]).unwrap();
+                        if r.response.error == ErrorCode::None {
+                            blocks.push((r.response.first_producer_id, r.response.size));
+                        }
+                        h.commit(r.records);
+                    }
+                    Op::LoseAndRegainLeadership => {
+                        h.controller.on_leadership_lost();
+                        h.controller.on_became_leader(h.now);
+                    }
+                    _ => {}
+                }
+                check_invariants(&h, &blocks)?;
+                prop_assert_eq!(h.controller.pending_batches(), 0);
+                prop_assert_eq!(h.controller.speculative(), h.image());
+            }
+        }
+    }
+}

@@ -132,3 +132,166 @@ pub fn decode_batch_bytes(mut data: Bytes) -> Result<Vec<MetadataRecord>> {
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::testing::TestRng;
+    use proptest::prelude::*;
+
+    /// Every known record type.
+    fn types() -> Vec<u16> {
+        (0..64)
+            .filter(|t| MetadataRecord::valid_versions(*t).is_some())
+            .collect()
+    }
+
+    #[test]
+    fn every_record_type_round_trips_at_every_version() {
+        assert_eq!(types().len(), 24);
+        let mut rng = TestRng::new(11);
+        for t in types() {
+            let range = MetadataRecord::valid_versions(t).unwrap();
+            for version in range.min..=range.max {
+                for _ in 0..20 {
+                    let record = random(t, &mut rng, version).unwrap();
+                    assert_eq!(record.record_type(), t);
+                    let mut buf = BytesMut::new();
+                    record.encode_message(&mut buf, version).unwrap();
+                    assert_eq!(buf.len(), record.message_size(version).unwrap());
+                    let mut bytes = buf.freeze();
+                    let back = MetadataRecord::decode_message(t, &mut bytes, version)
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(back, record, "type {t} v{version}");
+                    assert!(bytes.is_empty());
+                }
+            }
+            // Framed at the version written.
+            let newest = range.max;
+            let record = random(t, &mut rng, newest).unwrap();
+            let framed = record.encode().unwrap();
+            assert_eq!(framed.len(), record.framed_size().unwrap());
+            assert_eq!(MetadataRecord::decode(&framed).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn framing_is_kafkas() {
+        let record: MetadataRecord = FenceBrokerRecord::default().with_id(1).with_epoch(2).into();
+        let framed = record.encode().unwrap();
+        assert_eq!(
+            &framed[..],
+            &[1, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0][..],
+            "frame version 1, type 7, version 0, id, epoch, no tagged fields"
+        );
+    }
+
+    #[test]
+    fn framing_errors_are_typed() {
+        let good = MetadataRecord::from(NoOpRecord::default())
+            .encode()
+            .unwrap();
+        assert_eq!(&good[..], &[1, 20, 0, 0]);
+        assert!(matches!(
+            MetadataRecord::decode(&[2, 20, 0, 0]),
+            Err(Error::UnsupportedFrameVersion(2))
+        ));
+        assert!(matches!(
+            MetadataRecord::decode(&[1, 63, 0, 0]),
+            Err(Error::UnknownRecordType(63))
+        ));
+        assert!(matches!(
+            MetadataRecord::decode(&[1, 0xff, 0xff, 0x7f, 0, 0]),
+            Err(Error::UnknownRecordType(_))
+        ));
+        assert!(matches!(
+            MetadataRecord::decode(&[1, 20, 1, 0]),
+            Err(Error::UnsupportedRecordVersion {
+                record_type: 20,
+                version: 1
+            })
+        ));
+        assert!(matches!(
+            MetadataRecord::decode(&[1, 20, 0, 0, 9]),
+            Err(Error::TrailingBytes { remaining: 1 })
+        ));
+        assert!(matches!(
+            MetadataRecord::decode(&[1, 7, 0, 0]),
+            Err(Error::Codec(_))
+        ));
+        assert!(matches!(MetadataRecord::decode(&[]), Err(Error::Codec(_))));
+    }
+
+    #[test]
+    fn batches_round_trip_and_bound_their_count() {
+        let records: Vec<MetadataRecord> = vec![
+            NoOpRecord::default().into(),
+            TopicRecord::default()
+                .with_name("t".into())
+                .with_topic_id(kafka_protocol::Uuid::from_u64_pair(1, 2))
+                .into(),
+        ];
+        let bytes = encode_batch(&records).unwrap();
+        assert_eq!(decode_batch(&bytes).unwrap(), records);
+        assert_eq!(decode_batch(&encode_batch(&[]).unwrap()).unwrap(), vec![]);
+        // A count of 2^28 in five bytes: refused before anything is reserved.
+        assert!(matches!(
+            decode_batch(&[0x80, 0x80, 0x80, 0x80, 0x01, 0, 0, 0]),
+            Err(Error::BatchCountExceedsInput { .. })
+        ));
+        let mut trailing = bytes.to_vec();
+        trailing.push(0);
+        assert!(matches!(
+            decode_batch(&trailing),
+            Err(Error::TrailingBytes { remaining: 1 })
+        ));
+        let mut long = bytes.to_vec();
+        long[1] = 100;
+        assert!(decode_batch(&long).is_err());
+    }
+
+    fn valid_batch(seed: u64, n: usize) -> Vec<u8> {
+        let mut rng = TestRng::new(seed);
+        let all = types();
+        let records: Vec<MetadataRecord> = (0..n)
+            .map(|_| {
+                let t = all[rng.gen_below(all.len() as u64) as usize];
+                let newest = MetadataRecord::valid_versions(t).unwrap().max;
+                random(t, &mut rng, newest).unwrap()
+            })
+            .collect();
+        let bytes = encode_batch(&records).unwrap();
+        assert_eq!(decode_batch(&bytes).unwrap(), records);
+        bytes.to_vec()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn hostile_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = MetadataRecord::decode(&input);
+            let _ = decode_batch(&input);
+        }
+
+        #[test]
+        fn mutated_batches_never_panic(
+            seed in any::<u64>(),
+            n in 0usize..6,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes = valid_batch(seed, n);
+            for (at, v) in flips {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] ^= v;
+                }
+            }
+            let _ = decode_batch(&bytes);
+            let keep = cut % (bytes.len() + 1);
+            let _ = decode_batch(&bytes[..keep]);
+        }
+    }
+}

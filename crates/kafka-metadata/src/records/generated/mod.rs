@@ -487,6 +487,51 @@ impl From<RegisterControllerRecord> for MetadataRecord {
     }
 }
 
+/// A random record of type `record_type`, valid at `version` (feature `testing`).
+#[cfg(feature = "testing")]
+pub fn random(
+    record_type: u16,
+    rng: &mut kafka_protocol::testing::TestRng,
+    version: i16,
+) -> Option<MetadataRecord> {
+    use kafka_protocol::testing::Random;
+    Some(match record_type {
+        0 => MetadataRecord::RegisterBroker(RegisterBrokerRecord::random(rng, version)),
+        1 => MetadataRecord::UnregisterBroker(UnregisterBrokerRecord::random(rng, version)),
+        2 => MetadataRecord::Topic(TopicRecord::random(rng, version)),
+        3 => MetadataRecord::Partition(PartitionRecord::random(rng, version)),
+        4 => MetadataRecord::Config(ConfigRecord::random(rng, version)),
+        5 => MetadataRecord::PartitionChange(PartitionChangeRecord::random(rng, version)),
+        7 => MetadataRecord::FenceBroker(FenceBrokerRecord::random(rng, version)),
+        8 => MetadataRecord::UnfenceBroker(UnfenceBrokerRecord::random(rng, version)),
+        9 => MetadataRecord::RemoveTopic(RemoveTopicRecord::random(rng, version)),
+        10 => MetadataRecord::DelegationToken(DelegationTokenRecord::random(rng, version)),
+        11 => MetadataRecord::UserScramCredential(UserScramCredentialRecord::random(rng, version)),
+        12 => MetadataRecord::FeatureLevel(FeatureLevelRecord::random(rng, version)),
+        14 => MetadataRecord::ClientQuota(ClientQuotaRecord::random(rng, version)),
+        15 => MetadataRecord::ProducerIds(ProducerIdsRecord::random(rng, version)),
+        17 => MetadataRecord::BrokerRegistrationChange(BrokerRegistrationChangeRecord::random(
+            rng, version,
+        )),
+        18 => MetadataRecord::AccessControlEntry(AccessControlEntryRecord::random(rng, version)),
+        19 => MetadataRecord::RemoveAccessControlEntry(RemoveAccessControlEntryRecord::random(
+            rng, version,
+        )),
+        20 => MetadataRecord::NoOp(NoOpRecord::random(rng, version)),
+        22 => MetadataRecord::RemoveUserScramCredential(RemoveUserScramCredentialRecord::random(
+            rng, version,
+        )),
+        23 => MetadataRecord::BeginTransaction(BeginTransactionRecord::random(rng, version)),
+        24 => MetadataRecord::EndTransaction(EndTransactionRecord::random(rng, version)),
+        25 => MetadataRecord::AbortTransaction(AbortTransactionRecord::random(rng, version)),
+        26 => {
+            MetadataRecord::RemoveDelegationToken(RemoveDelegationTokenRecord::random(rng, version))
+        }
+        27 => MetadataRecord::RegisterController(RegisterControllerRecord::random(rng, version)),
+        _ => return None,
+    })
+}
+
 /// Calls `visitor.visit::<R>()` for every generated record, as `kafka_protocol::messages::visit_all`.
 #[cfg(feature = "testing")]
 pub fn visit_all<V: kafka_protocol::testing::MessageVisitor>(visitor: &mut V) {
