@@ -121,6 +121,8 @@ pub enum Step {
     },
     /// Check the generated protocol code against the definitions in this folder.
     Codegen(PathBuf),
+    /// Check the generated metadata records against the record definitions in this folder.
+    RecordCodegen(PathBuf),
     /// Check the generated docs.
     Docs,
     /// Run the end-to-end tests.
@@ -141,6 +143,7 @@ impl Step {
             Step::Install => "install",
             Step::Cargo { name, .. } | Step::Skipped { name, .. } => name,
             Step::Codegen(_) => "codegen",
+            Step::RecordCodegen(_) => "codegen-records",
             Step::Docs => "docs",
             Step::E2e => "e2e",
         }
@@ -156,8 +159,13 @@ fn cargo(name: &'static str, args: &[&'static str]) -> Step {
 }
 
 /// The steps of a CI run. `definitions` is where Kafka's message definitions were found
-/// (`Err` explains why they were not: the codegen check is then skipped, everything else runs).
-pub fn plan(install_deps: bool, definitions: Result<PathBuf, String>) -> Vec<Step> {
+/// (`Err` explains why they were not: the codegen check is then skipped, everything else runs);
+/// `records` the same for the metadata record definitions and their check.
+pub fn plan(
+    install_deps: bool,
+    definitions: Result<PathBuf, String>,
+    records: Result<PathBuf, String>,
+) -> Vec<Step> {
     let mut steps = Vec::new();
     if install_deps {
         steps.push(Step::Install);
@@ -181,6 +189,13 @@ pub fn plan(install_deps: bool, definitions: Result<PathBuf, String>) -> Vec<Ste
             reason,
         },
     });
+    steps.push(match records {
+        Ok(dir) => Step::RecordCodegen(dir),
+        Err(reason) => Step::Skipped {
+            name: "codegen-records",
+            reason,
+        },
+    });
     if cfg!(feature = "docs") {
         steps.push(Step::Docs);
     }
@@ -195,20 +210,33 @@ pub fn plan(install_deps: bool, definitions: Result<PathBuf, String>) -> Vec<Ste
     steps
 }
 
-/// Plans and runs CI: `definitions` is the folder given on the command line, if any.
-pub fn run(root: &Path, install_deps: bool, definitions: Option<PathBuf>) -> Result<(), String> {
+/// Plans and runs CI: `definitions` and `records` are the folders given on the command line, if
+/// any.
+pub fn run(
+    root: &Path,
+    install_deps: bool,
+    definitions: Option<PathBuf>,
+    records: Option<PathBuf>,
+) -> Result<(), String> {
     let located = crate::codegen::locate(
         root,
         definitions,
         std::env::var_os(crate::codegen::DEFINITIONS_ENV),
     )
     .map(|(dir, _)| dir);
-    for step in plan(install_deps, located) {
+    let records = crate::codegen::locate_records(
+        root,
+        records,
+        std::env::var_os(crate::codegen::RECORD_DEFINITIONS_ENV),
+    )
+    .map(|(dir, _)| dir);
+    for step in plan(install_deps, located, records) {
         let name = step.name();
         match step {
             Step::Install => install(root)?,
             Step::Cargo { name, args, env } => step_env(root, name, "cargo", &args, &env)?,
             Step::Codegen(dir) => crate::codegen::run_with(root, &dir, true)?,
+            Step::RecordCodegen(dir) => crate::codegen::run_records_with(root, &dir, true)?,
             #[cfg(feature = "docs")]
             Step::Docs => crate::docs::run(root, true)?,
             #[cfg(not(feature = "docs"))]
@@ -255,8 +283,8 @@ mod tests {
 
     #[test]
     fn without_definitions_only_the_codegen_check_is_skipped() {
-        let with = plan(true, Ok("defs".into()));
-        let without = plan(true, Err("not found".into()));
+        let with = plan(true, Ok("defs".into()), Ok("records".into()));
+        let without = plan(true, Err("not found".into()), Ok("records".into()));
         assert_eq!(with.len(), without.len());
         let names = |steps: &[Step]| steps.iter().map(Step::name).collect::<Vec<_>>();
         assert_eq!(names(&with), names(&without));
@@ -280,5 +308,23 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn without_record_definitions_only_the_record_check_is_skipped() {
+        let with = plan(true, Ok("defs".into()), Ok("records".into()));
+        let without = plan(true, Ok("defs".into()), Err("no records".into()));
+        assert_eq!(with.len(), without.len());
+        for (a, b) in with.iter().zip(&without) {
+            match (a, b) {
+                (Step::RecordCodegen(dir), Step::Skipped { name, reason }) => {
+                    assert_eq!(dir.to_str(), Some("records"));
+                    assert_eq!(*name, "codegen-records");
+                    assert_eq!(reason, "no records");
+                }
+                _ => assert_eq!(a, b, "only the record codegen step differs"),
+            }
+        }
+        assert!(with.iter().any(|s| matches!(s, Step::Codegen(_))));
     }
 }

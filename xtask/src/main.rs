@@ -4,7 +4,9 @@
 //!   (skipped, with a line saying why, when Kafka's definitions are not found) and every test.
 //! - `codegen [--check] [INPUT]`: regenerate `kafka-protocol`'s messages from Kafka's JSON
 //!   definitions (INPUT, else `$KAFKA_MESSAGE_DEFINITIONS`, else a default folder beside the
-//!   checkout; see `codegen::locate`).
+//!   checkout; see `codegen::locate`), and `kafka-metadata`'s records from Kafka's metadata
+//!   record definitions (`--records DIR`, else `$KAFKA_RECORD_DEFINITIONS`, else a default
+//!   folder; see `codegen::locate_records`).
 //! - `docs [--check]`: regenerate `docs/configuration.md` and `docs/metrics.md` from the code.
 //! - `release <version>`: bump the workspace version, check the changelog, build the tarball.
 //! - `dist`: build the tarball of the current version.
@@ -49,6 +51,11 @@ enum Cmd {
         /// skipped).
         #[arg(long)]
         definitions: Option<PathBuf>,
+        /// Folder holding Kafka's `metadata/` record definitions for the record codegen check
+        /// (else `$KAFKA_RECORD_DEFINITIONS`, else the default folder; without any, that check
+        /// is skipped).
+        #[arg(long)]
+        records: Option<PathBuf>,
     },
     /// Install the end-to-end test clients and run the end-to-end tests only.
     E2e {
@@ -64,6 +71,10 @@ enum Cmd {
         /// Folder of Kafka's message definitions (else `$KAFKA_MESSAGE_DEFINITIONS`, else the
         /// default folder).
         input: Option<PathBuf>,
+        /// Folder holding Kafka's `metadata/` record definitions (else
+        /// `$KAFKA_RECORD_DEFINITIONS`, else the default folder).
+        #[arg(long)]
+        records: Option<PathBuf>,
     },
     /// Regenerate docs/configuration.md and docs/metrics.md from the code.
     Docs {
@@ -176,8 +187,13 @@ fn main() -> ExitCode {
         Cmd::Ci {
             no_install,
             definitions,
-        } => ci::run(&root, !no_install, definitions),
-        Cmd::Codegen { check, input } => codegen::run(&root, input, check),
+            records,
+        } => ci::run(&root, !no_install, definitions, records),
+        Cmd::Codegen {
+            check,
+            input,
+            records,
+        } => codegen::run(&root, input, records, check),
         #[cfg(feature = "docs")]
         Cmd::Docs { check } => docs::run(&root, check),
         #[cfg(not(feature = "docs"))]

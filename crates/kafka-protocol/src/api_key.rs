@@ -26,7 +26,9 @@ mod tests {
         for key in ApiKey::ALL {
             assert_eq!(ApiKey::from_id(key.id()), Some(key));
         }
-        assert_eq!(ApiKey::ALL.len(), 35);
+        // 35 client APIs and 4 controller/quorum APIs (BrokerRegistration, BrokerHeartbeat,
+        // UnregisterBroker, DescribeQuorum).
+        assert_eq!(ApiKey::ALL.len(), 39);
         assert_eq!(ApiKey::from_id(-1), None);
         assert_eq!(ApiKey::from_id(1000), None);
         assert_eq!(ApiKey::Produce.id(), 0);

@@ -1,4 +1,5 @@
-//! `cargo xtask codegen`: Kafka's JSON message definitions to `kafka-protocol`'s `messages`.
+//! `cargo xtask codegen`: Kafka's JSON message definitions to `kafka-protocol`'s `messages`,
+//! and Kafka's metadata record definitions to `kafka-metadata`'s `records::generated`.
 //!
 //! The definitions are Apache Kafka's own files ([`KAFKA_DEFINITIONS_DIR`] in the
 //! apache/kafka repository, at [`KAFKA_COMMIT`] for the committed code). They are input data,
@@ -7,6 +8,11 @@
 //! Each generated file's header names the commit and the SHA-256 of its input, so anyone can
 //! tell which definitions produced it. `--check` regenerates in memory and fails if any
 //! committed file differs, is missing or is extra.
+//!
+//! The metadata records (KRaft's `__cluster_metadata`, [`KAFKA_RECORDS_DIR`] in apache/kafka) are
+//! found the same way ([`locate_records`], `KAFKA_RECORD_DEFINITIONS`, a default
+//! `kafka-record-definitions` folder) and read from its `metadata/` subfolder: every
+//! `*.json` there is generated, so a record type Kafka adds appears with the next regeneration.
 
 mod emit;
 mod model;
@@ -57,6 +63,12 @@ pub const APIS: &[&str] = &[
     "IncrementalAlterConfigs",
     "OffsetDelete",
     "DescribeCluster",
+    // KRaft's broker-to-controller APIs and the quorum's own: the controller serves them, the
+    // broker does not advertise them.
+    "BrokerRegistration",
+    "BrokerHeartbeat",
+    "UnregisterBroker",
+    "DescribeQuorum",
 ];
 
 /// Definitions that are not API bodies but that the broker and clients need.
@@ -76,6 +88,55 @@ pub const KAFKA_COMMIT: &str = "1eb7644";
 
 /// The environment variable naming the definitions folder.
 pub const DEFINITIONS_ENV: &str = "KAFKA_MESSAGE_DEFINITIONS";
+
+/// Where Apache Kafka keeps the metadata record definitions, inside its repository.
+pub const KAFKA_RECORDS_DIR: &str = "metadata/src/main/resources/common/metadata";
+
+/// The environment variable naming the record definitions folder (the folder holding
+/// `metadata/`, as `../shared/kafka-record-definitions`).
+pub const RECORD_DEFINITIONS_ENV: &str = "KAFKA_RECORD_DEFINITIONS";
+
+/// The default record definitions folder, beside [`default_input`].
+pub fn default_records_input(root: &Path) -> PathBuf {
+    root.join("..")
+        .join("shared")
+        .join("kafka-record-definitions")
+}
+
+/// The record definitions folder to use, chosen as [`locate`] chooses the message definitions:
+/// `argument`, else `env` (the value of [`RECORD_DEFINITIONS_ENV`]), else the default folder.
+pub fn locate_records(
+    root: &Path,
+    argument: Option<PathBuf>,
+    env: Option<std::ffi::OsString>,
+) -> Result<(PathBuf, Origin), String> {
+    let (path, origin) = match (argument, env.filter(|v| !v.is_empty())) {
+        (Some(p), _) => (p, Origin::Argument),
+        (None, Some(v)) => (PathBuf::from(v), Origin::Environment),
+        (None, None) => (default_records_input(root), Origin::Default),
+    };
+    if path
+        .join("metadata")
+        .join("RegisterBrokerRecord.json")
+        .is_file()
+    {
+        return Ok((path, origin));
+    }
+    let tried = match origin {
+        Origin::Argument => format!("the folder given ({})", path.display()),
+        Origin::Environment => format!("${RECORD_DEFINITIONS_ENV} ({})", path.display()),
+        Origin::Default => format!(
+            "no path given, ${RECORD_DEFINITIONS_ENV} unset, and the default folder ({}) absent",
+            path.display()
+        ),
+    };
+    Err(format!(
+        "Kafka's metadata record definitions were not found: {tried}. They are the JSON files in \
+         `{KAFKA_RECORDS_DIR}` of https://github.com/apache/kafka (commit {KAFKA_COMMIT}); put \
+         them in a `metadata/` folder and pass its parent with --records or set \
+         {RECORD_DEFINITIONS_ENV}"
+    ))
+}
 
 /// The folder tried when neither an argument nor [`DEFINITIONS_ENV`] names one: a
 /// `kafka-message-definitions` folder in `shared/` beside the checkout, where this project's
@@ -142,6 +203,10 @@ fn output_dir(root: &Path) -> PathBuf {
     root.join("crates/kafka-protocol/src/messages")
 }
 
+fn records_output_dir(root: &Path) -> PathBuf {
+    root.join("crates/kafka-metadata/src/records/generated")
+}
+
 fn rustfmt(source: &str) -> Result<String, String> {
     let mut child = Command::new("rustfmt")
         .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
@@ -198,7 +263,7 @@ pub fn generate(input: &Path) -> Result<BTreeMap<String, String>, String> {
     for (spec, file) in &specs {
         let digest = digests.get(file).map(String::as_str).unwrap_or_default();
         let source = format!("{file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})");
-        let src = emit::emit_message(spec, &source).map_err(|e| format!("{file}: {e}"))?;
+        let src = emit::emit_message(spec, &source, "crate").map_err(|e| format!("{file}: {e}"))?;
         files.insert(format!("{}.rs", emit::module_name(spec)), rustfmt(&src)?);
     }
     // The combined digest covers the file names and their digests, in name order.
@@ -218,17 +283,89 @@ pub fn generate(input: &Path) -> Result<BTreeMap<String, String>, String> {
     Ok(files)
 }
 
-/// Writes the generated files, or with `check` compares them with what is committed.
-pub fn run(root: &Path, input: Option<PathBuf>, check: bool) -> Result<(), String> {
-    let (input, _) = locate(root, input, std::env::var_os(DEFINITIONS_ENV))?;
-    run_with(root, &input, check)
+/// Generates every metadata record file from `input/metadata/*.json`, keyed by file name.
+pub fn generate_records(input: &Path) -> Result<BTreeMap<String, String>, String> {
+    let dir = input.join("metadata");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let mut specs: Vec<(Spec, String)> = Vec::new();
+    let mut digests: BTreeMap<String, String> = BTreeMap::new();
+    let mut types: BTreeMap<i16, String> = BTreeMap::new();
+    for file in names {
+        let path = dir.join(&file);
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let spec = parse_spec(&text).map_err(|e| format!("{file}: {e}"))?;
+        if spec.kind != model::Kind::Metadata {
+            return Err(format!("{file} is not a metadata record"));
+        }
+        let key = spec
+            .api_key
+            .ok_or_else(|| format!("{file}: a metadata record without an apiKey"))?;
+        if let Some(other) = types.insert(key, spec.name.clone()) {
+            return Err(format!("{file}: record type {key} is also {other}"));
+        }
+        if Some(spec.name.as_str()) != file.strip_suffix(".json") {
+            return Err(format!("{file} defines {}", spec.name));
+        }
+        digests.insert(file.clone(), sha256_hex(text.as_bytes()));
+        specs.push((spec, file));
+    }
+    specs.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    let mut files = BTreeMap::new();
+    for (spec, file) in &specs {
+        let digest = digests.get(file).map(String::as_str).unwrap_or_default();
+        let source = format!("metadata/{file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})");
+        let src = emit::emit_message(spec, &source, "kafka_protocol")
+            .map_err(|e| format!("{file}: {e}"))?;
+        files.insert(format!("{}.rs", emit::module_name(spec)), rustfmt(&src)?);
+    }
+    let listing: String = digests
+        .iter()
+        .map(|(file, digest)| format!("{digest}  {file}\n"))
+        .collect();
+    let provenance = format!(
+        "{} metadata record definitions (apache/kafka {KAFKA_COMMIT}, sha256 of their sha256sum listing {})",
+        digests.len(),
+        sha256_hex(listing.as_bytes())
+    );
+    files.insert(
+        "mod.rs".to_string(),
+        rustfmt(&emit::emit_metadata_mod(&specs, &provenance))?,
+    );
+    Ok(files)
 }
 
-/// [`run`] with a definitions folder already located.
+/// Writes the generated files, or with `check` compares them with what is committed: the
+/// message codecs from `input` and the metadata records from `records`.
+pub fn run(
+    root: &Path,
+    input: Option<PathBuf>,
+    records: Option<PathBuf>,
+    check: bool,
+) -> Result<(), String> {
+    let (input, _) = locate(root, input, std::env::var_os(DEFINITIONS_ENV))?;
+    let (records, _) = locate_records(root, records, std::env::var_os(RECORD_DEFINITIONS_ENV))?;
+    run_with(root, &input, check)?;
+    run_records_with(root, &records, check)
+}
+
+/// The metadata records half of [`run`], with the record definitions already located.
+pub fn run_records_with(root: &Path, input: &Path, check: bool) -> Result<(), String> {
+    write_or_check(&records_output_dir(root), generate_records(input)?, check)
+}
+
+/// The message half of [`run`], with a definitions folder already located.
 pub fn run_with(root: &Path, input: &Path, check: bool) -> Result<(), String> {
-    let files = generate(input)?;
-    let out = output_dir(root);
-    let existing: Vec<String> = match fs::read_dir(&out) {
+    write_or_check(&output_dir(root), generate(input)?, check)
+}
+
+fn write_or_check(out: &Path, files: BTreeMap<String, String>, check: bool) -> Result<(), String> {
+    let existing: Vec<String> = match fs::read_dir(out) {
         Ok(rd) => rd
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -251,7 +388,11 @@ pub fn run_with(root: &Path, input: &Path, check: bool) -> Result<(), String> {
             }
         }
         if stale.is_empty() {
-            println!("codegen: {} files up to date", files.len());
+            println!(
+                "codegen: {} files in {} up to date",
+                files.len(),
+                out.display()
+            );
             return Ok(());
         }
         return Err(format!(
@@ -259,7 +400,7 @@ pub fn run_with(root: &Path, input: &Path, check: bool) -> Result<(), String> {
             stale.join(", ")
         ));
     }
-    fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     for name in &existing {
         if !files.contains_key(name) {
             fs::remove_file(out.join(name)).map_err(|e| format!("{name}: {e}"))?;

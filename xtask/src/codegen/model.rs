@@ -176,6 +176,8 @@ pub enum Kind {
     Response,
     Header,
     Data,
+    /// A KRaft metadata record (`"type": "metadata"`): `apiKey` is the record type.
+    Metadata,
 }
 
 #[derive(Debug, Clone)]
@@ -226,7 +228,21 @@ fn parse_field(
         Some(s) => Versions::parse(s)?,
         None => Versions::NONE,
     };
-    let tag = v.get("tag").and_then(Value::as_u64).map(|t| t as u32);
+    // Kafka's parser takes a tag written as a number or as a string of digits (RegisterBrokerRecord
+    // has `"tag": "0"`).
+    let tag = match v.get("tag") {
+        None => None,
+        Some(Value::String(t)) => Some(
+            t.trim()
+                .parse::<u32>()
+                .map_err(|e| format!("field {name}: bad tag {t:?}: {e}"))?,
+        ),
+        Some(t) => Some(
+            t.as_u64()
+                .and_then(|t| u32::try_from(t).ok())
+                .ok_or_else(|| format!("field {name}: bad tag {t}"))?,
+        ),
+    };
     if !tagged.is_empty() && tag.is_none() {
         return Err(format!("field {name} has taggedVersions but no tag"));
     }
@@ -291,6 +307,7 @@ pub fn parse_spec(text: &str) -> Result<Spec, String> {
         Some("response") => Kind::Response,
         Some("header") => Kind::Header,
         Some("data") => Kind::Data,
+        Some("metadata") => Kind::Metadata,
         other => return Err(format!("unknown message type {other:?}")),
     };
     let api_key = v.get("apiKey").and_then(Value::as_i64).map(|k| k as i16);

@@ -85,7 +85,7 @@ const fn advertised<H: ApiHandler>() -> (ApiKey, VersionRange) {
     (H::KEY, VersionRange::new(H::VERSIONS.min, max))
 }
 
-/// The API table: every handler, in API-key order, with its advertised range.
+/// The API table: every advertised handler, in API-key order, with its advertised range.
 const TABLE: [(ApiKey, VersionRange); 35] = [
     advertised::<produce::Produce>(),
     advertised::<fetch::Fetch>(),
@@ -192,6 +192,13 @@ pub(crate) fn dispatch(
         R::DescribeCluster(r) => {
             describe_cluster::DescribeCluster::handle(s, c, r, responder);
         }
+        // Controller APIs: not in the table, so SocketServer refuses them before dispatch.
+        R::BrokerRegistration(r) => {
+            not_served::BrokerRegistration::handle(s, c, r, responder);
+        }
+        R::BrokerHeartbeat(r) => not_served::BrokerHeartbeat::handle(s, c, r, responder),
+        R::UnregisterBroker(r) => not_served::UnregisterBroker::handle(s, c, r, responder),
+        R::DescribeQuorum(r) => not_served::DescribeQuorum::handle(s, c, r, responder),
     }
 }
 
@@ -273,11 +280,26 @@ impl RequestHandler for KafkaApis {
 mod table_tests {
     use super::*;
 
+    /// The APIs the codec knows that the broker does not advertise: the controller's and the
+    /// quorum's, served by a controller listener once there is one.
+    const UNADVERTISED: [ApiKey; 4] = [
+        ApiKey::BrokerRegistration,
+        ApiKey::BrokerHeartbeat,
+        ApiKey::UnregisterBroker,
+        ApiKey::DescribeQuorum,
+    ];
+
     #[test]
     fn the_table_lists_every_api_once_within_the_codec() {
         let apis = advertised_apis();
-        assert_eq!(apis.iter().count(), ApiKey::ALL.len());
-        for key in ApiKey::ALL {
+        assert_eq!(apis.iter().count(), ApiKey::ALL.len() - UNADVERTISED.len());
+        for key in UNADVERTISED {
+            assert!(apis.range(key).is_none(), "{key:?} is not advertised");
+        }
+        for key in ApiKey::ALL
+            .into_iter()
+            .filter(|k| !UNADVERTISED.contains(k))
+        {
             let adv = apis.range(key).unwrap_or_else(|| panic!("{key:?} missing"));
             let valid = key.valid_versions();
             assert!(adv.min <= adv.max, "{key:?}");

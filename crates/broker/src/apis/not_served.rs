@@ -2,6 +2,9 @@
 //! service is unavailable instead of closing the connection: transaction APIs
 //! COORDINATOR_NOT_AVAILABLE, ACL APIs SECURITY_DISABLED (as with no authorizer), and the SASL
 //! APIs, which only the authenticator serves, ILLEGAL_SASL_STATE once a connection is past it.
+//! The controller's APIs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker,
+//! DescribeQuorum) are neither advertised nor served, so `SocketServer` refuses them before
+//! they get here; their handlers answer NOT_CONTROLLER only so the dispatch stays exhaustive.
 
 use std::sync::Arc;
 
@@ -16,6 +19,11 @@ use kafka_protocol::messages::{
     DeleteAclsResponse, DescribeAclsRequest, DescribeAclsResponse, EndTxnRequest, EndTxnResponse,
     ResponseKind, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
     SaslHandshakeResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+};
+use kafka_protocol::messages::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerRegistrationRequest,
+    BrokerRegistrationResponse, DescribeQuorumRequest, DescribeQuorumResponse,
+    UnregisterBrokerRequest, UnregisterBrokerResponse,
 };
 use kafka_protocol::{ApiKey, ErrorCode, VersionRange};
 use kafka_server::{RequestContext, Responder};
@@ -149,4 +157,32 @@ not_served!(
         .with_error_message(Some(
             "Unexpected SaslAuthenticate request after authentication".into(),
         ))
+);
+
+fn not_controller() -> i16 {
+    ErrorCode::NotController.code()
+}
+
+not_served!(
+    /// BrokerRegistration: a controller API, not advertised by the broker.
+    BrokerRegistration, BrokerRegistrationRequest, (0, 4),
+    |_body| BrokerRegistrationResponse::default().with_error_code(not_controller())
+);
+
+not_served!(
+    /// BrokerHeartbeat: a controller API, not advertised by the broker.
+    BrokerHeartbeat, BrokerHeartbeatRequest, (0, 1),
+    |_body| BrokerHeartbeatResponse::default().with_error_code(not_controller())
+);
+
+not_served!(
+    /// UnregisterBroker: a controller API, not advertised by the broker.
+    UnregisterBroker, UnregisterBrokerRequest, (0, 0),
+    |_body| UnregisterBrokerResponse::default().with_error_code(not_controller())
+);
+
+not_served!(
+    /// DescribeQuorum: the quorum's API, not advertised by the broker.
+    DescribeQuorum, DescribeQuorumRequest, (0, 2),
+    |_body| DescribeQuorumResponse::default().with_error_code(not_controller())
 );
