@@ -15,8 +15,8 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, select, tick, Receiver, Sender, TrySendError};
 
 use crate::error::{Error, Result};
-use crate::node::{LeaderState, Output, Proposed, QuorumStatus, RaftMessage, RaftNode};
 use crate::node::TICK_INTERVAL;
+use crate::node::{LeaderState, Output, Proposed, QuorumStatus, RaftMessage, RaftNode};
 use crate::transport::{PeerReport, PeerTransport};
 
 /// What the metadata log is applied to.

@@ -27,7 +27,7 @@ pub mod wire;
 pub use driver::{ProposalCallback, RaftHandle, RaftLoop, RaftLoopConfig, StateMachine};
 pub use error::{Error, Result};
 pub use node::{
-    Committed, LeaderState, Output, Outbound, Proposed, QuorumStatus, RaftConfig, RaftMessage,
+    Committed, LeaderState, Outbound, Output, Proposed, QuorumStatus, RaftConfig, RaftMessage,
     RaftNode, Role, SnapshotData, VoterStatus, TICK_INTERVAL,
 };
 pub use storage::DiskStorage;

@@ -319,9 +319,10 @@ impl RaftNode {
             }
             voters = stored;
         } else {
-            let mut cs = ConfState::default();
-            cs.voters = voters.clone();
-            store.set_conf_state(cs)?;
+            store.set_conf_state(ConfState {
+                voters: voters.clone(),
+                ..ConfState::default()
+            })?;
             store.sync()?;
         }
         let snap = store.latest_snapshot().get_metadata();
@@ -645,10 +646,7 @@ impl RaftNode {
                 let match_index = if id == self.id {
                     Some(self.last_index())
                 } else {
-                    status
-                        .progress
-                        .and_then(|p| p.get(id))
-                        .map(|pr| pr.matched)
+                    status.progress.and_then(|p| p.get(id)).map(|pr| pr.matched)
                 };
                 let ticks_since_contact = if id == self.id {
                     Some(0)
@@ -697,8 +695,120 @@ fn collect_committed(entries: Vec<Entry>, out: &mut Output) {
             EntryType::EntryNormal => {}
             // The voter set is static (controller.quorum.voters) and nobody proposes changes.
             EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
-                tracing::warn!(index = e.index, "ignoring a raft configuration change entry");
+                tracing::warn!(
+                    index = e.index,
+                    "ignoring a raft configuration change entry"
+                );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::tests::TempDir;
+
+    fn message(t: MessageType, from: u64, to: u64, term: u64) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(t);
+        m.from = from;
+        m.to = to;
+        m.term = term;
+        m
+    }
+
+    fn bytes(m: &Message) -> Vec<u8> {
+        m.write_to_bytes().unwrap()
+    }
+
+    #[test]
+    fn messages_no_peer_may_send_are_refused() {
+        let dir = TempDir::new("refuse");
+        let mut n = RaftNode::open(RaftConfig::new(1, vec![1, 2, 3], &dir.0)).unwrap();
+        for (m, why) in [
+            (
+                message(MessageType::MsgHeartbeat, 2, 3, 1),
+                "another node's",
+            ),
+            (message(MessageType::MsgHeartbeat, 9, 1, 1), "a non-voter's"),
+            (message(MessageType::MsgHeartbeat, 1, 1, 1), "its own"),
+            (message(MessageType::MsgHup, 2, 1, 1), "a local kind"),
+            (
+                message(MessageType::MsgPropose, 2, 1, 1),
+                "a forwarded proposal",
+            ),
+        ] {
+            assert!(
+                matches!(n.step(&bytes(&m)), Err(Error::RefusedMessage { .. })),
+                "{why} message stepped"
+            );
+        }
+        assert!(matches!(n.step(&[0xff; 7]), Err(Error::Decode(_))));
+        assert!(!n.is_poisoned());
+    }
+
+    #[test]
+    fn a_panic_in_raft_poisons_the_node_instead_of_the_process() {
+        let dir = TempDir::new("poison");
+        let mut n = RaftNode::open(RaftConfig::new(1, vec![1, 2, 3], &dir.0)).unwrap();
+        // A heartbeat committing entries the follower does not have: raft-rs treats this
+        // broken invariant as fatal.
+        let mut m = message(MessageType::MsgHeartbeat, 2, 1, 5);
+        m.commit = 100;
+        assert!(matches!(n.step(&bytes(&m)), Err(Error::Poisoned(_))));
+        assert!(n.is_poisoned());
+        assert!(matches!(n.tick(), Err(Error::Poisoned(_))));
+        assert!(matches!(n.handle_ready(), Err(Error::Poisoned(_))));
+        // Its disk is intact: a restart works.
+        drop(n);
+        let mut n = RaftNode::open(RaftConfig::new(1, vec![1, 2, 3], &dir.0)).unwrap();
+        assert!(n.handle_ready().is_ok());
+    }
+
+    #[test]
+    fn configuration_is_validated() {
+        let dir = TempDir::new("config");
+        for (id, voters) in [
+            (0, vec![0, 1]),
+            (4, vec![1, 2, 3]),
+            (1, vec![1, 1, 2]),
+            (1, vec![]),
+        ] {
+            assert!(
+                matches!(
+                    RaftNode::open(RaftConfig::new(id, voters.clone(), &dir.0)),
+                    Err(Error::InvalidConfig(_))
+                ),
+                "{id} {voters:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_single_voter_elects_itself_and_commits() {
+        let dir = TempDir::new("single");
+        let mut n = RaftNode::open(RaftConfig::new(7, vec![7], &dir.0)).unwrap();
+        let mut leader = None;
+        for _ in 0..30 {
+            n.tick().unwrap();
+            let out = n.handle_ready().unwrap();
+            if let Some(l) = out.leader_change {
+                leader = l.leader;
+            }
+        }
+        assert_eq!(leader, Some(7));
+        let p = n.propose(Bytes::from_static(b"one")).unwrap();
+        let out = n.handle_ready().unwrap();
+        assert_eq!(
+            out.committed,
+            vec![Committed {
+                index: p.index,
+                term: p.term,
+                data: Bytes::from_static(b"one")
+            }]
+        );
+        assert_eq!(out.applied, p.index);
+        assert!(out.messages.is_empty());
     }
 }

@@ -221,7 +221,8 @@ impl DiskStorage {
                 }
                 Some(Kind::Entry) => {
                     let e = Entry::parse_from_bytes(body).map_err(decode_err)?;
-                    let (bi, _) = base.ok_or_else(|| corrupt(&wal_path, at, "entry before base"))?;
+                    let (bi, _) =
+                        base.ok_or_else(|| corrupt(&wal_path, at, "entry before base"))?;
                     if e.index <= bi {
                         return Err(corrupt(&wal_path, at, "entry at or below the WAL's base"));
                     }
@@ -240,7 +241,11 @@ impl DiskStorage {
                     conf_state = ConfState::parse_from_bytes(body).map_err(decode_err)?;
                 }
                 Some(Kind::Snapshot) | None => {
-                    return Err(corrupt(&wal_path, at, format!("unexpected record kind {kind}")));
+                    return Err(corrupt(
+                        &wal_path,
+                        at,
+                        format!("unexpected record kind {kind}"),
+                    ));
                 }
             }
             at = next;
@@ -327,9 +332,11 @@ impl DiskStorage {
     fn rewrite_wal(&mut self) -> Result<()> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        let mut base = SnapshotMetadata::default();
-        base.index = self.snapshot.get_metadata().index;
-        base.term = self.snapshot.get_metadata().term;
+        let base = SnapshotMetadata {
+            index: self.snapshot.get_metadata().index,
+            term: self.snapshot.get_metadata().term,
+            ..SnapshotMetadata::default()
+        };
         let r = (|| {
             put_frame(&mut buf, Kind::Base, &base)?;
             put_frame(&mut buf, Kind::HardState, &self.hard_state)?;
@@ -510,8 +517,10 @@ impl DiskStorage {
             index,
             reason: "not in the log",
         })?;
-        let mut snapshot = Snapshot::default();
-        snapshot.data = data;
+        let mut snapshot = Snapshot {
+            data,
+            ..Snapshot::default()
+        };
         let meta = snapshot.mut_metadata();
         meta.index = index;
         meta.term = term;
@@ -542,7 +551,10 @@ impl DiskStorage {
         let first = self.first();
         let lo = low.max(first).saturating_sub(first) as usize;
         let hi = (high.saturating_sub(first) as usize).min(self.entries.len());
-        self.entries.get(lo..hi).map(<[Entry]>::to_vec).unwrap_or_default()
+        self.entries
+            .get(lo..hi)
+            .map(<[Entry]>::to_vec)
+            .unwrap_or_default()
     }
 }
 
@@ -609,4 +621,4 @@ impl raft::Storage for DiskStorage {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

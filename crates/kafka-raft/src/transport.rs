@@ -325,7 +325,13 @@ impl Worker {
             encode_raft_message_request(self.correlation_id, &client_id, &m.data, &mut self.buf)?;
             self.correlation_id = self.correlation_id.wrapping_add(1);
         }
-        let io = |e| Error::io("send to raft peer", format!("{}:{}", self.peer.host, self.peer.port), e);
+        let io = |e| {
+            Error::io(
+                "send to raft peer",
+                format!("{}:{}", self.peer.host, self.peer.port),
+                e,
+            )
+        };
         stream.write_all(&self.buf).map_err(io)?;
         for i in 0..batch.len() {
             let mut len = [0u8; 4];

@@ -74,7 +74,9 @@ pub fn decode_raft_message_request(body: &[u8]) -> Result<RaftMessage> {
 pub fn decode_raft_message_frame(frame: Bytes) -> Result<(RequestHeader, RaftMessage)> {
     let mut buf = frame;
     if buf.len() < 4 {
-        return Err(Error::Frame("frame shorter than an api key and version".into()));
+        return Err(Error::Frame(
+            "frame shorter than an api key and version".into(),
+        ));
     }
     let key = i16::from_be_bytes([buf[0], buf[1]]);
     let version = i16::from_be_bytes([buf[2], buf[3]]);
@@ -192,9 +194,21 @@ mod tests {
         assert_eq!(
             v,
             vec![
-                Voter { id: 1, host: "localhost".into(), port: 9093 },
-                Voter { id: 2, host: "10.0.0.2".into(), port: 9094 },
-                Voter { id: 3, host: "::1".into(), port: 9095 },
+                Voter {
+                    id: 1,
+                    host: "localhost".into(),
+                    port: 9093
+                },
+                Voter {
+                    id: 2,
+                    host: "10.0.0.2".into(),
+                    port: 9094
+                },
+                Voter {
+                    id: 3,
+                    host: "::1".into(),
+                    port: 9095
+                },
             ]
         );
     }

@@ -127,11 +127,8 @@ impl Sim {
                 }
                 for c in &out.committed {
                     assert!(c.index > sm.index, "node {id} applied {} twice", c.index);
-                    sm.entries.push((
-                        c.index,
-                        c.term,
-                        String::from_utf8(c.data.to_vec()).unwrap(),
-                    ));
+                    sm.entries
+                        .push((c.index, c.term, String::from_utf8(c.data.to_vec()).unwrap()));
                     sm.index = c.index;
                 }
                 sm.index = sm.index.max(out.applied);
@@ -142,8 +139,8 @@ impl Sim {
             let Some((from, m)) = self.queue.pop_front() else {
                 return;
             };
-            let delivered =
-                !self.cut.contains(&(from, m.to)) && self.nodes.get(&m.to).is_some_and(Option::is_some);
+            let delivered = !self.cut.contains(&(from, m.to))
+                && self.nodes.get(&m.to).is_some_and(Option::is_some);
             if delivered {
                 // Peers' messages that raft refuses (stale) are not errors of the harness.
                 let _ = self.node(m.to).step(&m.data);
@@ -240,7 +237,11 @@ fn cluster_elects_and_commits(n: u64) {
     assert_eq!(status.voters.len(), n as usize);
     for v in &status.voters {
         assert_eq!(v.match_index, Some(status.commit_index), "voter {}", v.id);
-        assert!(v.ticks_since_contact.is_some_and(|t| t <= 2), "voter {}", v.id);
+        assert!(
+            v.ticks_since_contact.is_some_and(|t| t <= 2),
+            "voter {}",
+            v.id
+        );
     }
 }
 
@@ -264,7 +265,11 @@ fn a_minority_cannot_commit_and_its_leader_steps_down_after_healing() {
 
     let buddy = *all.iter().find(|id| **id != old).unwrap();
     let minority = vec![old, buddy];
-    let majority: Vec<u64> = all.iter().filter(|id| !minority.contains(id)).copied().collect();
+    let majority: Vec<u64> = all
+        .iter()
+        .filter(|id| !minority.contains(id))
+        .copied()
+        .collect();
     sim.partition(&minority, &majority);
     // Still leader for now: it accepts the proposal, but it can never commit.
     let lost = sim.propose(old, "minority").unwrap();
@@ -274,14 +279,20 @@ fn a_minority_cannot_commit_and_its_leader_steps_down_after_healing() {
         sim.propose(new, &format!("majority{i}")).unwrap();
     }
     sim.run_until(30, |s| {
-        majority.iter().all(|id| s.payloads(*id).len() == 4)
-            && s.node(old).role() != Role::Leader
+        majority.iter().all(|id| s.payloads(*id).len() == 4) && s.node(old).role() != Role::Leader
     });
     for id in &minority {
-        assert_eq!(sim.payloads(*id), ["before"], "node {id} applied in the minority");
+        assert_eq!(
+            sim.payloads(*id),
+            ["before"],
+            "node {id} applied in the minority"
+        );
     }
     // The deposed leader refuses proposals (check-quorum made it step down).
-    assert!(matches!(sim.propose(old, "x"), Err(Error::NotLeader { .. })));
+    assert!(matches!(
+        sim.propose(old, "x"),
+        Err(Error::NotLeader { .. })
+    ));
 
     sim.heal();
     sim.run_until(100, |s| {
@@ -329,7 +340,11 @@ fn a_restarted_node_recovers_from_disk_and_catches_up() {
     }
     sim.settle();
     for id in &all {
-        assert_eq!(sim.payloads(*id), ["a", "b", "c", "d"], "node {id} after restart");
+        assert_eq!(
+            sim.payloads(*id),
+            ["a", "b", "c", "d"],
+            "node {id} after restart"
+        );
         assert!(sim.node(*id).term() >= term);
     }
     let leader = sim.wait_leader(&all);

@@ -71,7 +71,10 @@ fn serve_connection(mut stream: TcpStream, handle: RaftHandle, stop: Arc<AtomicB
             return;
         }
         let len = i32::from_be_bytes(len);
-        let Some(len) = usize::try_from(len).ok().filter(|l| *l <= MAX_RAFT_FRAME_BYTES) else {
+        let Some(len) = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= MAX_RAFT_FRAME_BYTES)
+        else {
             return;
         };
         let mut frame = vec![0u8; len];
@@ -254,14 +257,18 @@ fn three_nodes_over_tcp_elect_a_leader_commit_and_fail_over() {
 
     // DescribeQuorum from the leader: every voter soon matched and heard from recently
     // (the followers' acknowledgements may still be in flight when they have applied).
-    wait_for("the leader to see every voter matched", Duration::from_secs(5), || {
-        let status = members[leader as usize - 1].handle().status().unwrap();
-        assert_eq!(status.voters.len(), 3);
-        status.voters.iter().all(|v| {
-            v.match_index == Some(status.commit_index)
-                && v.ticks_since_contact.is_some_and(|t| t <= 5)
-        })
-    });
+    wait_for(
+        "the leader to see every voter matched",
+        Duration::from_secs(5),
+        || {
+            let status = members[leader as usize - 1].handle().status().unwrap();
+            assert_eq!(status.voters.len(), 3);
+            status.voters.iter().all(|v| {
+                v.match_index == Some(status.commit_index)
+                    && v.ticks_since_contact.is_some_and(|t| t <= 5)
+            })
+        },
+    );
 
     // The leader dies: the other two elect a new one and go on committing.
     members[leader as usize - 1].kill();

@@ -24,11 +24,12 @@ impl Drop for TempDir {
 }
 
 fn entry(index: u64, term: u64) -> Entry {
-    let mut e = Entry::default();
-    e.index = index;
-    e.term = term;
-    e.data = bytes::Bytes::from(format!("e{index}t{term}"));
-    e
+    Entry {
+        index,
+        term,
+        data: bytes::Bytes::from(format!("e{index}t{term}")),
+        ..Entry::default()
+    }
 }
 
 fn entries(range: std::ops::RangeInclusive<u64>, term: u64) -> Vec<Entry> {
@@ -36,17 +37,19 @@ fn entries(range: std::ops::RangeInclusive<u64>, term: u64) -> Vec<Entry> {
 }
 
 fn hs(term: u64, vote: u64, commit: u64) -> HardState {
-    let mut h = HardState::default();
-    h.term = term;
-    h.vote = vote;
-    h.commit = commit;
-    h
+    HardState {
+        term,
+        vote,
+        commit,
+        ..HardState::default()
+    }
 }
 
 fn voters(v: &[u64]) -> ConfState {
-    let mut c = ConfState::default();
-    c.voters = v.to_vec();
-    c
+    ConfState {
+        voters: v.to_vec(),
+        ..ConfState::default()
+    }
 }
 
 fn terms(s: &DiskStorage) -> Vec<(u64, u64)> {
@@ -175,10 +178,7 @@ fn a_snapshot_compacts_the_log() {
         s.create_snapshot(6, "state@6".into()).unwrap();
         assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (7, 10));
         assert_eq!(s.term(6).unwrap(), 1);
-        assert_eq!(
-            s.term(5),
-            Err(raft::Error::Store(StorageError::Compacted))
-        );
+        assert_eq!(s.term(5), Err(raft::Error::Store(StorageError::Compacted)));
         assert_eq!(
             s.entries(5, 8, None, ctx()),
             Err(raft::Error::Store(StorageError::Compacted))
@@ -205,13 +205,18 @@ fn an_installed_snapshot_replaces_the_log() {
         s.append(&entries(1..=5, 1)).unwrap();
         s.set_hard_state(hs(1, 1, 2)).unwrap();
         s.sync().unwrap();
-        let mut snap = Snapshot::default();
-        snap.data = "leader state".into();
+        let mut snap = Snapshot {
+            data: "leader state".into(),
+            ..Snapshot::default()
+        };
         snap.mut_metadata().index = 20;
         snap.mut_metadata().term = 3;
         snap.mut_metadata().set_conf_state(voters(&[1, 2, 3]));
         s.apply_snapshot(snap).unwrap();
-        assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (21, 20));
+        assert_eq!(
+            (s.first_index().unwrap(), s.last_index().unwrap()),
+            (21, 20)
+        );
         assert_eq!(s.hard_state().commit, 20);
         assert_eq!(s.hard_state().term, 3);
         s.append(&entries(21..=22, 3)).unwrap();
@@ -225,8 +230,10 @@ fn an_installed_snapshot_replaces_the_log() {
 
 /// Writes a snapshot file without rewriting the WAL: a crash between the two steps.
 fn write_snapshot_only(dir: &Path, index: u64, term: u64) {
-    let mut snap = Snapshot::default();
-    snap.data = "crash".into();
+    let mut snap = Snapshot {
+        data: "crash".into(),
+        ..Snapshot::default()
+    };
     snap.mut_metadata().index = index;
     snap.mut_metadata().term = term;
     snap.mut_metadata().set_conf_state(voters(&[1, 2, 3]));
@@ -277,7 +284,9 @@ fn storage_reads_out_of_range_are_errors_not_panics() {
     assert!(s.term(4).is_err());
     assert_eq!(
         s.snapshot(0, 2),
-        Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable))
+        Err(raft::Error::Store(
+            StorageError::SnapshotTemporarilyUnavailable
+        ))
     );
     // max_size keeps at least one entry.
     assert_eq!(s.entries(1, 4, Some(1), ctx()).unwrap().len(), 1);

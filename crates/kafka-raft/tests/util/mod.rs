@@ -20,7 +20,9 @@ impl TempDir {
     }
 
     pub fn node(&self, id: u64) -> PathBuf {
-        self.0.join(format!("node-{id}")).join("__cluster_metadata-0")
+        self.0
+            .join(format!("node-{id}"))
+            .join("__cluster_metadata-0")
     }
 }
 
