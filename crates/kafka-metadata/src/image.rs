@@ -492,27 +492,23 @@ impl MetadataImage {
     /// Refuses a record that would leave the image inconsistent, before anything changes.
     fn check(&self, record: &MetadataRecord) -> Result<()> {
         match record {
-            MetadataRecord::Topic(r) => {
-                if self.topic_ids.contains_key(&r.name) || self.topics.contains_key(&r.topic_id) {
-                    return Err(Error::DuplicateTopic {
-                        name: r.name.clone(),
-                        id: r.topic_id,
-                    });
-                }
+            MetadataRecord::Topic(r)
+                if self.topic_ids.contains_key(&r.name)
+                    || self.topics.contains_key(&r.topic_id) =>
+            {
+                Err(Error::DuplicateTopic {
+                    name: r.name.clone(),
+                    id: r.topic_id,
+                })
             }
-            MetadataRecord::Partition(r) => {
-                if r.partition_id < 0 {
-                    return Err(Error::InvalidRecord("partition id"));
-                }
+            MetadataRecord::Partition(r) if r.partition_id < 0 => {
+                Err(Error::InvalidRecord("partition id"))
             }
-            MetadataRecord::ProducerIds(r) => {
-                if r.next_producer_id < self.next_producer_id {
-                    return Err(Error::InvalidRecord("producer id block going backwards"));
-                }
+            MetadataRecord::ProducerIds(r) if r.next_producer_id < self.next_producer_id => {
+                Err(Error::InvalidRecord("producer id block going backwards"))
             }
-            _ => {}
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn broker_mut(&mut self, id: i32, epoch: i64) -> Result<&mut BrokerRegistration> {

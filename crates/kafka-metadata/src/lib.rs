@@ -17,22 +17,23 @@
 //! # Example
 //!
 //! ```
-//! use kafka_metadata::{ControllerConfig, Provenance, QuorumController};
+//! use kafka_metadata::{ControllerConfig, MetadataRecord, Provenance, QuorumController};
 //! use kafka_protocol::messages::broker_registration_request::{Feature, Listener};
 //! use kafka_protocol::messages::{BrokerHeartbeatRequest, BrokerRegistrationRequest};
+//!
+//! /// What a raft driver does: propose one entry, and replay it once the quorum commits it.
+//! fn commit(c: &mut QuorumController, offset: &mut i64, records: &[MetadataRecord]) {
+//!     let entry = kafka_metadata::encode_batch(records).unwrap();
+//!     let committed = kafka_metadata::decode_batch(&entry).unwrap();
+//!     *offset += 1;
+//!     c.replay_committed(Provenance { offset: *offset, epoch: 1 }, &committed).unwrap();
+//! }
 //!
 //! let mut controller = QuorumController::new(ControllerConfig::default(), "cluster-1", 42);
 //! controller.on_became_leader(0);
 //! let mut offset = 0;
-//! let mut commit = |c: &mut QuorumController, records: &[kafka_metadata::MetadataRecord]| {
-//!     // A raft driver would propose `encode_batch(records)` and replay it once committed.
-//!     let bytes = kafka_metadata::encode_batch(records).unwrap();
-//!     let decoded = kafka_metadata::decode_batch(&bytes).unwrap();
-//!     offset += 1;
-//!     c.replay_committed(Provenance { offset, epoch: 1 }, &decoded).unwrap();
-//! };
 //! let boot = controller.bootstrap_records().unwrap();
-//! commit(&mut controller, &boot);
+//! commit(&mut controller, &mut offset, &boot);
 //!
 //! let registration = BrokerRegistrationRequest::default()
 //!     .with_broker_id(1)
@@ -46,7 +47,7 @@
 //!         .with_min_supported_version(1)
 //!         .with_max_supported_version(21)]);
 //! let registered = controller.register_broker(10, &registration).unwrap();
-//! commit(&mut controller, &registered.records);
+//! commit(&mut controller, &mut offset, &registered.records);
 //! let epoch = registered.response.broker_epoch;
 //!
 //! // Caught up to its registration: the first heartbeat unfences it.
@@ -56,7 +57,7 @@
 //!     .with_current_metadata_offset(offset);
 //! let beat = controller.heartbeat(20, &heartbeat).unwrap();
 //! assert!(!beat.response.is_fenced);
-//! commit(&mut controller, &beat.records);
+//! commit(&mut controller, &mut offset, &beat.records);
 //! assert_eq!(controller.committed().live_brokers().count(), 1);
 //! ```
 

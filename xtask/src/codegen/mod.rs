@@ -454,6 +454,22 @@ mod tests {
     }
 
     #[test]
+    fn record_definitions_are_located_like_message_definitions() {
+        let defs = temp_dir("records");
+        std::fs::create_dir_all(defs.join("metadata")).unwrap();
+        std::fs::write(defs.join("metadata/RegisterBrokerRecord.json"), "{}").unwrap();
+        let root = temp_dir("records-root");
+        let arg = super::locate_records(&root, Some(defs.clone()), Some("/nowhere".into()));
+        assert_eq!(arg.unwrap(), (defs.clone(), Origin::Argument));
+        let env = super::locate_records(&root, None, Some(defs.clone().into_os_string()));
+        assert_eq!(env.unwrap(), (defs.clone(), Origin::Environment));
+        let err = super::locate_records(&root, None, None).unwrap_err();
+        assert!(err.contains("KAFKA_RECORD_DEFINITIONS"), "{err}");
+        assert!(err.contains(super::KAFKA_RECORDS_DIR), "{err}");
+        std::fs::remove_dir_all(&defs).unwrap();
+    }
+
+    #[test]
     fn snake_case_names() {
         assert_eq!(snake("ThrottleTimeMs"), "throttle_time_ms");
         assert_eq!(snake("ApiKey"), "api_key");

@@ -79,6 +79,12 @@ impl Default for ControllerConfig {
 }
 
 /// An operation's answer and the records to propose for it, atomically.
+///
+/// When to answer, as Kafka's controller: once `records` have committed; when `records` is
+/// empty, once every batch proposed before this operation has committed (the answer may rest
+/// on them, e.g. TOPIC_ALREADY_EXISTS for a topic still pending), which is at once when
+/// [`QuorumController::pending_batches`] is 0. If leadership is lost first, answer
+/// NOT_CONTROLLER instead.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControllerResult<R> {
     /// The response, to send once `records` commit.
@@ -293,7 +299,11 @@ impl QuorumController {
             }
         }
         if !self.active {
-            self.speculative = self.committed.clone();
+            // A follower's speculative image is its committed one: apply the batch to both
+            // rather than copying the whole image per batch.
+            if self.speculative.apply_batch(provenance, records).is_err() {
+                self.speculative = self.committed.clone();
+            }
             self.pending.clear();
             return Ok(());
         }
@@ -382,16 +392,11 @@ impl QuorumController {
 
     /// Applies `records` to the speculative image and queues them as one pending batch.
     fn propose(&mut self, records: Vec<MetadataRecord>) -> Result<Vec<MetadataRecord>> {
-        if records.is_empty() {
-            return Ok(records);
+        let mut batch = Vec::with_capacity(records.len());
+        for r in records {
+            self.emit(&mut batch, r)?;
         }
-        let mut next = self.speculative.clone();
-        for r in &records {
-            next.apply(r)?;
-        }
-        self.speculative = next;
-        self.pending.push_back(records.clone());
-        Ok(records)
+        Ok(self.finish(batch))
     }
 
     /// Applies `record` to the speculative image now (so the rest of an operation sees it)

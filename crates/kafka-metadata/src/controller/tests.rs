@@ -1078,3 +1078,84 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_follower_replays_the_log_and_takes_over() {
+    let mut h = Harness::new();
+    h.brokers(&[1, 2]);
+    h.create("t", 4, 2);
+    let mut follower = QuorumController::new(ControllerConfig::default(), CLUSTER, 3);
+    for (i, batch) in h.log.iter().enumerate() {
+        follower
+            .replay_committed(
+                Provenance {
+                    offset: i as i64 + 1,
+                    epoch: 1,
+                },
+                batch,
+            )
+            .unwrap();
+    }
+    assert_eq!(follower.committed(), h.image());
+    assert_eq!(follower.speculative(), h.image());
+    follower.on_became_leader(h.now);
+    let request = BrokerRegistrationRequest::default()
+        .with_broker_id(3)
+        .with_cluster_id(CLUSTER.into())
+        .with_features(vec![Feature::default()
+            .with_name("metadata.version".into())
+            .with_min_supported_version(1)
+            .with_max_supported_version(DEFAULT_METADATA_VERSION)]);
+    let r = follower.register_broker(h.now, &request).unwrap();
+    let previous = h.epochs.values().copied().max().unwrap();
+    assert!(r.response.broker_epoch > previous);
+}
+
+#[test]
+fn every_operation_refuses_on_a_non_leader() {
+    let mut c = QuorumController::new(ControllerConfig::default(), CLUSTER, 1);
+    let not_controller = ErrorCode::NotController.code();
+    let r = c
+        .register_broker(0, &BrokerRegistrationRequest::default())
+        .unwrap();
+    assert_eq!(r.response.error_code, not_controller);
+    let r = c.heartbeat(0, &BrokerHeartbeatRequest::default()).unwrap();
+    assert_eq!(r.response.error_code, not_controller);
+    let r = c
+        .unregister_broker(&UnregisterBrokerRequest::default())
+        .unwrap();
+    assert_eq!(r.response.error_code, not_controller);
+    let r = c
+        .create_topics(
+            &CreateTopicsRequest::default()
+                .with_topics(vec![CreatableTopic::default().with_name("t".into())]),
+            &AcceptAllConfigs,
+        )
+        .unwrap();
+    assert_eq!(r.response.topics[0].error_code, not_controller);
+    let r = c
+        .delete_topics(&DeleteTopicsRequest::default().with_topic_names(vec!["t".into()]))
+        .unwrap();
+    assert_eq!(r.response.responses[0].error_code, not_controller);
+    let r = c
+        .create_partitions(
+            &CreatePartitionsRequest::default()
+                .with_topics(vec![CreatePartitionsTopic::default().with_name("t".into())]),
+        )
+        .unwrap();
+    assert_eq!(r.response.results[0].error_code, not_controller);
+    let r = c
+        .incremental_alter_configs(
+            &IncrementalAlterConfigsRequest::default()
+                .with_resources(vec![AlterConfigsResource::default().with_resource_type(4)]),
+            &AcceptAllConfigs,
+        )
+        .unwrap();
+    assert_eq!(r.response.responses[0].error_code, not_controller);
+    assert_eq!(
+        c.allocate_producer_ids(1, 1).unwrap().response.error,
+        ErrorCode::NotController
+    );
+    assert!(c.tick(1_000_000).unwrap().is_empty());
+    assert!(c.bootstrap_records().unwrap().is_empty());
+}
