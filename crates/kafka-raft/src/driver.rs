@@ -102,6 +102,25 @@ impl RaftHandle {
         }
     }
 
+    /// Proposes `data` without waiting; gives `done` back, uncalled, when the loop's inbox is
+    /// full or the loop stopped. For callers that must not block while holding a lock the loop
+    /// itself takes while applying.
+    pub fn try_propose(
+        &self,
+        data: Bytes,
+        done: ProposalCallback,
+    ) -> std::result::Result<(), ProposalCallback> {
+        let refused = match self.tx.try_send(Input::Propose(data, done)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(input)) | Err(TrySendError::Disconnected(input)) => input,
+        };
+        match refused {
+            Input::Propose(_, done) => Err(done),
+            // A channel hands back exactly the value it refused: the proposal above.
+            _ => Ok(()),
+        }
+    }
+
     /// Asks the node, if it leads, to hand leadership to `to`.
     pub fn transfer_leader(&self, to: u64) {
         let _ = self.tx.send(Input::TransferLeader(to));

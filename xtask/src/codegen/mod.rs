@@ -69,6 +69,7 @@ pub const APIS: &[&str] = &[
     "BrokerHeartbeat",
     "UnregisterBroker",
     "DescribeQuorum",
+    "AllocateProducerIds",
 ];
 
 /// Definitions that are not API bodies but that the broker and clients need.
@@ -234,35 +235,64 @@ fn rustfmt(source: &str) -> Result<String, String> {
     String::from_utf8(out.stdout).map_err(|e| format!("rustfmt output: {e}"))
 }
 
-/// Generates every file, keyed by file name.
-pub fn generate(input: &Path) -> Result<BTreeMap<String, String>, String> {
+/// This project's own APIs (the metadata quorum's messages between controllers), defined in
+/// Kafka's schema language in [`PRIVATE_DEFINITIONS_DIR`] and generated with Kafka's.
+pub const PRIVATE_APIS: &[&str] = &["RaftMessage"];
+
+/// Where [`PRIVATE_APIS`] are defined, relative to the workspace root.
+pub const PRIVATE_DEFINITIONS_DIR: &str = "xtask/definitions";
+
+/// Generates every file, keyed by file name: Kafka's definitions from `input`, this project's
+/// own from `private`.
+pub fn generate(input: &Path, private: &Path) -> Result<BTreeMap<String, String>, String> {
     let mut names: Vec<String> = Vec::new();
     for api in APIS {
         names.push(format!("{api}Request"));
         names.push(format!("{api}Response"));
     }
     names.extend(OTHERS.iter().map(|s| s.to_string()));
+    let mut own: Vec<String> = Vec::new();
+    for api in PRIVATE_APIS {
+        own.push(format!("{api}Request"));
+        own.push(format!("{api}Response"));
+    }
 
     let mut specs: Vec<(Spec, String)> = Vec::new();
     // Digests of every input, by file name, for the headers and the combined digest.
     let mut digests: BTreeMap<String, String> = BTreeMap::new();
-    for name in &names {
+    let mut own_digests: BTreeMap<String, String> = BTreeMap::new();
+    let sources = names
+        .iter()
+        .map(|n| (n, input, false))
+        .chain(own.iter().map(|n| (n, private, true)));
+    for (name, dir, is_own) in sources {
         let file = format!("{name}.json");
-        let path = input.join(&file);
+        let path = dir.join(&file);
         let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let spec = parse_spec(&text).map_err(|e| format!("{file}: {e}"))?;
         if &spec.name != name {
             return Err(format!("{file} defines {} instead of {name}", spec.name));
         }
-        digests.insert(file.clone(), sha256_hex(text.as_bytes()));
+        if is_own {
+            own_digests.insert(file.clone(), sha256_hex(text.as_bytes()));
+        } else {
+            digests.insert(file.clone(), sha256_hex(text.as_bytes()));
+        }
         specs.push((spec, file));
     }
     specs.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
     let mut files = BTreeMap::new();
     for (spec, file) in &specs {
-        let digest = digests.get(file).map(String::as_str).unwrap_or_default();
-        let source = format!("{file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})");
+        let source = match (digests.get(file), own_digests.get(file)) {
+            (Some(digest), _) => {
+                format!("Kafka's {file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})")
+            }
+            (None, Some(digest)) => {
+                format!("{PRIVATE_DEFINITIONS_DIR}/{file} (this repository, sha256 {digest})")
+            }
+            (None, None) => file.clone(),
+        };
         let src = emit::emit_message(spec, &source, "crate").map_err(|e| format!("{file}: {e}"))?;
         files.insert(format!("{}.rs", emit::module_name(spec)), rustfmt(&src)?);
     }
@@ -271,10 +301,16 @@ pub fn generate(input: &Path) -> Result<BTreeMap<String, String>, String> {
         .iter()
         .map(|(file, digest)| format!("{digest}  {file}\n"))
         .collect();
+    let own_listing: String = own_digests
+        .iter()
+        .map(|(file, digest)| format!("{digest}  {file}\n"))
+        .collect();
     let provenance = format!(
-        "{} message definitions (apache/kafka {KAFKA_COMMIT}, sha256 of their sha256sum listing {})",
+        "{} message definitions (apache/kafka {KAFKA_COMMIT}, sha256 of their sha256sum listing {}) and {} of this repository's ({PRIVATE_DEFINITIONS_DIR}, {})",
         digests.len(),
-        sha256_hex(listing.as_bytes())
+        sha256_hex(listing.as_bytes()),
+        own_digests.len(),
+        sha256_hex(own_listing.as_bytes())
     );
     files.insert(
         "mod.rs".to_string(),
@@ -319,7 +355,8 @@ pub fn generate_records(input: &Path) -> Result<BTreeMap<String, String>, String
     let mut files = BTreeMap::new();
     for (spec, file) in &specs {
         let digest = digests.get(file).map(String::as_str).unwrap_or_default();
-        let source = format!("metadata/{file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})");
+        let source =
+            format!("Kafka's metadata/{file} (apache/kafka {KAFKA_COMMIT}, sha256 {digest})");
         let src = emit::emit_message(spec, &source, "kafka_protocol")
             .map_err(|e| format!("{file}: {e}"))?;
         files.insert(format!("{}.rs", emit::module_name(spec)), rustfmt(&src)?);
@@ -361,7 +398,11 @@ pub fn run_records_with(root: &Path, input: &Path, check: bool) -> Result<(), St
 
 /// The message half of [`run`], with a definitions folder already located.
 pub fn run_with(root: &Path, input: &Path, check: bool) -> Result<(), String> {
-    write_or_check(&output_dir(root), generate(input)?, check)
+    write_or_check(
+        &output_dir(root),
+        generate(input, &root.join(PRIVATE_DEFINITIONS_DIR))?,
+        check,
+    )
 }
 
 fn write_or_check(out: &Path, files: BTreeMap<String, String>, check: bool) -> Result<(), String> {

@@ -390,6 +390,20 @@ impl QuorumController {
             .min()
     }
 
+    /// Applies `records` (made elsewhere, e.g. migrated from an older store) to the speculative
+    /// image and queues them as one pending batch, as any operation's records.
+    pub fn propose_records(&mut self, records: Vec<MetadataRecord>) -> Result<Vec<MetadataRecord>> {
+        self.propose(records)
+    }
+
+    /// Forgets every uncommitted proposal: one failed to reach the log (or its fate is
+    /// unknown), and speculating past it could answer from state that never commits. What does
+    /// commit later is replayed as committed.
+    pub fn abandon_pending(&mut self) {
+        self.pending.clear();
+        self.speculative = self.committed.clone();
+    }
+
     /// Applies `records` to the speculative image and queues them as one pending batch.
     fn propose(&mut self, records: Vec<MetadataRecord>) -> Result<Vec<MetadataRecord>> {
         let mut batch = Vec::with_capacity(records.len());
