@@ -298,7 +298,14 @@ impl DiskStorage {
         }
         let last = entries.last().map_or(snap_meta.index, |e| e.index);
         if hard_state.commit > last {
-            return Err(corrupt(&wal_path, 0, "commit index beyond the log"));
+            // The commit index is written without an fsync of its own; raft learns it
+            // again from the leader, so an index past what survived is only lowered.
+            tracing::warn!(
+                commit = hard_state.commit,
+                last,
+                "raft commit index beyond the recovered log; lowered"
+            );
+            hard_state.commit = last;
         }
         let wal = OpenOptions::new()
             .create(true)
