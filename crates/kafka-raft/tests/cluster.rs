@@ -144,7 +144,12 @@ impl Sim {
             let Some((from, m)) = self.queue.pop_front() else {
                 return;
             };
-            let delivered = !self.cut.contains(&(from, m.to))
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            let lost = self.rng % 100 < self.loss;
+            let delivered = !lost
+                && !self.cut.contains(&(from, m.to))
                 && self.nodes.get(&m.to).is_some_and(Option::is_some);
             if delivered {
                 // Peers' messages that raft refuses (stale) are not errors of the harness.
