@@ -93,7 +93,8 @@ impl RaftHandle {
         }
     }
 
-    /// Proposes `data`; `done` is called on the loop's thread once its fate is known.
+    /// Proposes `data`; `done` is called on the loop's thread once its fate is known. Waits
+    /// while the loop's inbox is full.
     pub fn propose(&self, data: Bytes, done: ProposalCallback) {
         if let Err(e) = self.tx.send(Input::Propose(data, done)) {
             if let Input::Propose(_, done) = e.into_inner() {
@@ -313,16 +314,18 @@ impl<S: StateMachine> Driver<S> {
         }
     }
 
-    /// Handles the node's output; false if the node is poisoned.
+    /// Handles the node's output until it has none; false if the node is poisoned.
     fn ready(&mut self) -> bool {
-        match self.node.handle_ready() {
-            Ok(out) => {
-                self.apply(out);
-                true
+        loop {
+            match self.node.handle_ready() {
+                Ok(out) => self.apply(out),
+                Err(e) => {
+                    tracing::error!(error = %e, "raft node stopped");
+                    return !self.node.is_poisoned();
+                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "raft node stopped");
-                !self.node.is_poisoned()
+            if !self.node.has_ready() {
+                return true;
             }
         }
     }

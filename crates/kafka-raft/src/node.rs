@@ -447,6 +447,11 @@ impl RaftNode {
         })
     }
 
+    /// Whether [`Self::handle_ready`] has anything to do (besides a pending restore).
+    pub fn has_ready(&self) -> bool {
+        self.poisoned.is_none() && (self.restore.is_some() || self.raw.has_ready())
+    }
+
     /// Persists and collects everything raft has ready (see the module documentation).
     pub fn handle_ready(&mut self) -> Result<Output> {
         self.guarded(|n| {

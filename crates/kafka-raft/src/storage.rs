@@ -44,6 +44,10 @@ const SNAPSHOT_TMP: &str = "snapshot.tmp";
 /// Bytes before a frame's body: length, checksum, kind.
 const FRAME_HEADER: usize = 9;
 
+/// Indexes and terms beyond this are refused as corrupt: no log gets near it, and the
+/// arithmetic on them (`index + 1`) must not overflow.
+const MAX_INDEX: u64 = u64::MAX / 4;
+
 /// How many superseded hard-state records the WAL may collect before it is rewritten.
 const REWRITE_AFTER_SUPERSEDED: u64 = 16_384;
 
@@ -194,6 +198,13 @@ impl DiskStorage {
             Err(e) => return Err(Error::io("read", &wal_path, e)),
         };
         let snap_meta = snapshot.get_metadata();
+        if snap_meta.index > MAX_INDEX || snap_meta.term > MAX_INDEX {
+            return Err(corrupt(
+                &dir.join(SNAPSHOT_FILE),
+                0,
+                "index or term out of range",
+            ));
+        }
         let mut hard_state = HardState::default();
         let mut conf_state = snap_meta.get_conf_state().clone();
         let mut entries: Vec<Entry> = Vec::new();
@@ -217,10 +228,16 @@ impl DiskStorage {
                     if at != 0 {
                         return Err(corrupt(&wal_path, at, "base record not at the start"));
                     }
+                    if m.index > MAX_INDEX || m.term > MAX_INDEX {
+                        return Err(corrupt(&wal_path, at, "base index or term out of range"));
+                    }
                     base = Some((m.index, m.term));
                 }
                 Some(Kind::Entry) => {
                     let e = Entry::parse_from_bytes(body).map_err(decode_err)?;
+                    if e.index > MAX_INDEX || e.term > MAX_INDEX {
+                        return Err(corrupt(&wal_path, at, "entry index or term out of range"));
+                    }
                     let (bi, _) =
                         base.ok_or_else(|| corrupt(&wal_path, at, "entry before base"))?;
                     if e.index <= bi {
@@ -281,7 +298,14 @@ impl DiskStorage {
         }
         let last = entries.last().map_or(snap_meta.index, |e| e.index);
         if hard_state.commit > last {
-            return Err(corrupt(&wal_path, 0, "commit index beyond the log"));
+            // The commit index is written without an fsync of its own; raft learns it
+            // again from the leader, so an index past what survived is only lowered.
+            tracing::warn!(
+                commit = hard_state.commit,
+                last,
+                "raft commit index beyond the recovered log; lowered"
+            );
+            hard_state.commit = last;
         }
         let wal = OpenOptions::new()
             .create(true)

@@ -57,6 +57,9 @@ struct Sim {
     sms: BTreeMap<u64, Applied>,
     cut: HashSet<(u64, u64)>,
     queue: VecDeque<(u64, Outbound)>,
+    /// Percent of messages lost at random (deterministic xorshift).
+    loss: u64,
+    rng: u64,
 }
 
 impl Sim {
@@ -70,6 +73,8 @@ impl Sim {
             sms: BTreeMap::new(),
             cut: HashSet::new(),
             queue: VecDeque::new(),
+            loss: 0,
+            rng: 0x9e37_79b9_7f4a_7c15,
         };
         for id in ids {
             sim.start(id);
@@ -139,7 +144,12 @@ impl Sim {
             let Some((from, m)) = self.queue.pop_front() else {
                 return;
             };
-            let delivered = !self.cut.contains(&(from, m.to))
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            let lost = self.rng % 100 < self.loss;
+            let delivered = !lost
+                && !self.cut.contains(&(from, m.to))
                 && self.nodes.get(&m.to).is_some_and(Option::is_some);
             if delivered {
                 // Peers' messages that raft refuses (stale) are not errors of the harness.
@@ -415,4 +425,42 @@ fn hostile_messages_are_refused_without_panics() {
     assert!(!sim.node(leader).is_poisoned());
     sim.propose(leader, "still fine").unwrap();
     sim.run_until(10, |s| all.iter().all(|id| s.payloads(*id).len() == 1));
+}
+
+#[test]
+fn a_lossy_network_still_converges() {
+    let mut sim = Sim::new("lossy", 5);
+    sim.loss = 20;
+    let all = sim.ids.clone();
+    let mut committed = Vec::new();
+    let mut attempts = 0;
+    while committed.len() < 20 {
+        attempts += 1;
+        assert!(
+            attempts < 2_000,
+            "only {} proposals committed",
+            committed.len()
+        );
+        let leader = sim.wait_leader(&all);
+        let payload = format!("l{}", committed.len());
+        if sim.propose(leader, &payload).is_ok() {
+            // Whether it commits depends on the losses; wait a little and look.
+            for _ in 0..5 {
+                sim.tick();
+            }
+            if sim.payloads(leader).contains(&payload.as_str()) {
+                committed.push(payload);
+            }
+        }
+    }
+    sim.loss = 0;
+    sim.run_until(100, |s| {
+        let first = s.payloads(all[0]).to_vec();
+        all.iter().all(|id| s.payloads(*id) == first) && first.len() >= 20
+    });
+    // Every node applied the same sequence, containing each proposal seen committed.
+    let log: Vec<String> = sim.payloads(all[0]).iter().map(|p| p.to_string()).collect();
+    for p in &committed {
+        assert!(log.contains(p), "{p} committed but not applied");
+    }
 }

@@ -271,6 +271,10 @@ fn three_nodes_over_tcp_elect_a_leader_commit_and_fail_over() {
     );
 
     // The leader dies: the other two elect a new one and go on committing.
+    let old_addr = format!(
+        "127.0.0.1:{}",
+        parse_voters(&voters).unwrap()[leader as usize - 1].port
+    );
     members[leader as usize - 1].kill();
     let new = wait_leader(&members);
     assert_ne!(new, leader);
@@ -281,4 +285,27 @@ fn three_nodes_over_tcp_elect_a_leader_commit_and_fail_over() {
             .filter(|m| m.raft.is_some())
             .all(|m| m.shared.lock().unwrap().applied.len() == 6)
     });
+
+    // It comes back on the same address with its directory: peers reconnect, it recovers
+    // from disk and catches up with what it missed.
+    let listener = TcpListener::bind(&old_addr).unwrap();
+    members[leader as usize - 1] = start_member(leader, listener, &voters, &dir);
+    wait_for(
+        "the old leader to catch up",
+        Duration::from_secs(20),
+        || {
+            members[leader as usize - 1]
+                .shared
+                .lock()
+                .unwrap()
+                .applied
+                .len()
+                == 6
+        },
+    );
+    assert_eq!(
+        wait_leader(&members),
+        new,
+        "a rejoining node disturbed the leader"
+    );
 }

@@ -346,3 +346,43 @@ fn hostile_files_never_panic() {
         Err(Error::Corrupt { .. })
     ));
 }
+
+#[test]
+fn absurd_indexes_in_files_are_corruption() {
+    let dir = TempDir::new("absurd");
+    fs::create_dir_all(&dir.0).unwrap();
+    let mut wal = Vec::new();
+    let base = SnapshotMetadata {
+        index: u64::MAX,
+        term: 1,
+        ..SnapshotMetadata::default()
+    };
+    put_frame(&mut wal, Kind::Base, &base).unwrap();
+    put_frame(&mut wal, Kind::Entry, &entry(u64::MAX, 1)).unwrap();
+    put_frame(&mut wal, Kind::Entry, &entry(3, 1)).unwrap();
+    fs::write(dir.0.join(WAL_FILE), &wal).unwrap();
+    assert!(matches!(
+        DiskStorage::open(&dir.0),
+        Err(Error::Corrupt { .. })
+    ));
+
+    fs::remove_file(dir.0.join(WAL_FILE)).unwrap();
+    write_snapshot_only(&dir.0, u64::MAX, 1);
+    assert!(matches!(
+        DiskStorage::open(&dir.0),
+        Err(Error::Corrupt { .. })
+    ));
+
+    // An entry far past the base is a hole, not an overflow.
+    fs::remove_file(dir.0.join(SNAPSHOT_FILE)).unwrap();
+    let mut wal = Vec::new();
+    put_frame(&mut wal, Kind::Base, &SnapshotMetadata::default()).unwrap();
+    put_frame(&mut wal, Kind::Entry, &entry(1, 1)).unwrap();
+    put_frame(&mut wal, Kind::Entry, &entry(u64::MAX - 1, 1)).unwrap();
+    put_frame(&mut wal, Kind::Entry, &entry(2, 1)).unwrap();
+    fs::write(dir.0.join(WAL_FILE), &wal).unwrap();
+    assert!(matches!(
+        DiskStorage::open(&dir.0),
+        Err(Error::Corrupt { .. })
+    ));
+}
