@@ -31,6 +31,8 @@ use crate::wire::{decode_raft_message_response, encode_raft_message_request, Vot
 pub struct TransportConfig {
     /// This node's id (skipped among the voters, and named in the client id).
     pub node_id: u64,
+    /// The cluster id every message carries (receivers refuse another cluster's).
+    pub cluster_id: String,
     /// Messages queued per peer before new ones are dropped.
     pub queue_capacity: usize,
     /// How long a connection attempt may take.
@@ -49,6 +51,7 @@ impl TransportConfig {
     pub fn new(node_id: u64) -> Self {
         TransportConfig {
             node_id,
+            cluster_id: String::new(),
             queue_capacity: 1024,
             connect_timeout: Duration::from_secs(1),
             io_timeout: Duration::from_secs(5),
@@ -322,7 +325,13 @@ impl Worker {
         self.buf.clear();
         let first_id = self.correlation_id;
         for m in batch {
-            encode_raft_message_request(self.correlation_id, &client_id, &m.data, &mut self.buf)?;
+            encode_raft_message_request(
+                self.correlation_id,
+                &client_id,
+                &self.config.cluster_id,
+                &m.data,
+                &mut self.buf,
+            )?;
             self.correlation_id = self.correlation_id.wrapping_add(1);
         }
         let io = |e| {

@@ -6,7 +6,8 @@
 //! length: int32                      (of everything after it)
 //! request header v2                  api key RAFT_MESSAGE_API_KEY, api version 0,
 //!                                    correlation id, client id "raft-<node id>", no tags
-//! body: the raft message             (raft's eraftpb.Message in protobuf, to the frame's end)
+//! body: RaftMessageRequest v0        ClusterId (compact string), Message (compact bytes:
+//!                                    raft's eraftpb.Message in protobuf), no tags
 //! ```
 //!
 //! The answer is an acknowledgement that the receiver took the message, not that raft
@@ -15,13 +16,17 @@
 //! ```text
 //! length: int32
 //! response header v1                 correlation id, no tags
-//! body: error_code int16, no tags    0, or a Kafka error code if the frame was refused
+//! body: RaftMessageResponse v0       ErrorCode int16 (0, or why the frame was refused), no tags
 //! ```
 //!
+//! Both bodies are this project's own API, defined in Kafka's schema language
+//! (`xtask/definitions/RaftMessage*.json`) and generated into `kafka-protocol` with Kafka's own
+//! messages, so the broker's socket server parses them like any request.
 //! [`RAFT_MESSAGE_API_KEY`] is 10000: Kafka's own keys stop in the low hundreds, so no real
 //! client or broker sends it and a Kafka broker that receives it refuses it as unknown.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{RaftMessageRequest, RaftMessageResponse};
 use kafka_protocol::{Decodable, Encodable, RequestHeader, ResponseHeader};
 
 use crate::error::{Error, Result};
@@ -38,11 +43,13 @@ pub const RAFT_RESPONSE_HEADER_VERSION: i16 = 1;
 /// The largest raft frame accepted or sent (snapshots of the metadata log travel whole).
 pub const MAX_RAFT_FRAME_BYTES: usize = 100 * 1024 * 1024;
 
-/// Appends a whole request frame (length, header, body) carrying `message` to `out`.
+/// Appends a whole request frame (length, header, body) carrying `message` of cluster
+/// `cluster_id` to `out`.
 pub fn encode_raft_message_request(
     correlation_id: i32,
     client_id: &str,
-    message: &[u8],
+    cluster_id: &str,
+    message: &Bytes,
     out: &mut BytesMut,
 ) -> Result<()> {
     let header = RequestHeader::default()
@@ -50,7 +57,11 @@ pub fn encode_raft_message_request(
         .with_request_api_version(RAFT_MESSAGE_API_VERSION)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(client_id.to_string()));
-    let size = header.compute_size(RAFT_REQUEST_HEADER_VERSION)? + message.len();
+    let body = RaftMessageRequest::default()
+        .with_cluster_id(cluster_id.to_string())
+        .with_message(message.clone());
+    let size = header.compute_size(RAFT_REQUEST_HEADER_VERSION)?
+        + body.compute_size(RAFT_MESSAGE_API_VERSION)?;
     if size > MAX_RAFT_FRAME_BYTES {
         return Err(Error::Frame(format!(
             "a {size}-byte frame exceeds the {MAX_RAFT_FRAME_BYTES}-byte limit"
@@ -60,18 +71,28 @@ pub fn encode_raft_message_request(
     // Bounded by MAX_RAFT_FRAME_BYTES above, so it fits an i32.
     out.put_i32(size as i32);
     header.encode(out, RAFT_REQUEST_HEADER_VERSION)?;
-    out.put_slice(message);
+    body.encode(out, RAFT_MESSAGE_API_VERSION)?;
     Ok(())
 }
 
-/// Decodes the body of a raft message request (what follows the request header).
-pub fn decode_raft_message_request(body: &[u8]) -> Result<RaftMessage> {
-    RaftMessage::decode(body)
+/// The raft message a request carries (for a server that decoded the request already).
+pub fn raft_message_of(request: &RaftMessageRequest) -> Result<RaftMessage> {
+    RaftMessage::decode(&request.message)
+}
+
+/// Decodes the body of a raft message request (what follows the request header): its cluster
+/// id and message.
+pub fn decode_raft_message_request(body: &[u8]) -> Result<(String, RaftMessage)> {
+    let mut buf = Bytes::copy_from_slice(body);
+    let request = RaftMessageRequest::decode(&mut buf, RAFT_MESSAGE_API_VERSION)?;
+    let message = raft_message_of(&request)?;
+    Ok((request.cluster_id, message))
 }
 
 /// Decodes a whole request frame without its length prefix: the header (which must be a
-/// raft message's) and the message. For acceptors that do not parse headers themselves.
-pub fn decode_raft_message_frame(frame: Bytes) -> Result<(RequestHeader, RaftMessage)> {
+/// raft message's), the cluster id and the message. For acceptors that do not parse headers
+/// themselves.
+pub fn decode_raft_message_frame(frame: Bytes) -> Result<(RequestHeader, String, RaftMessage)> {
     let mut buf = frame;
     if buf.len() < 4 {
         return Err(Error::Frame(
@@ -86,14 +107,8 @@ pub fn decode_raft_message_frame(frame: Bytes) -> Result<(RequestHeader, RaftMes
         )));
     }
     let header = RequestHeader::decode(&mut buf, RAFT_REQUEST_HEADER_VERSION)?;
-    let msg = decode_raft_message_request(&buf)?;
-    Ok((header, msg))
-}
-
-/// Appends the acknowledgement's body (an error code and an empty tag section) to `out`.
-pub fn encode_raft_message_response_body(error_code: i16, out: &mut BytesMut) {
-    out.put_i16(error_code);
-    out.put_u8(0);
+    let (cluster_id, msg) = decode_raft_message_request(&buf)?;
+    Ok((header, cluster_id, msg))
 }
 
 /// Appends a whole acknowledgement frame (length, header, body) to `out`.
@@ -103,11 +118,13 @@ pub fn encode_raft_message_response(
     out: &mut BytesMut,
 ) -> Result<()> {
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let size = header.compute_size(RAFT_RESPONSE_HEADER_VERSION)? + 3;
+    let body = RaftMessageResponse::default().with_error_code(error_code);
+    let size = header.compute_size(RAFT_RESPONSE_HEADER_VERSION)?
+        + body.compute_size(RAFT_MESSAGE_API_VERSION)?;
     out.reserve(4 + size);
     out.put_i32(size as i32);
     header.encode(out, RAFT_RESPONSE_HEADER_VERSION)?;
-    encode_raft_message_response_body(error_code, out);
+    body.encode(out, RAFT_MESSAGE_API_VERSION)?;
     Ok(())
 }
 
@@ -115,10 +132,8 @@ pub fn encode_raft_message_response(
 pub fn decode_raft_message_response(frame: Bytes) -> Result<(i32, i16)> {
     let mut buf = frame;
     let header = ResponseHeader::decode(&mut buf, RAFT_RESPONSE_HEADER_VERSION)?;
-    if buf.remaining() < 2 {
-        return Err(Error::Frame("acknowledgement without an error code".into()));
-    }
-    Ok((header.correlation_id, buf.get_i16()))
+    let body = RaftMessageResponse::decode(&mut buf, RAFT_MESSAGE_API_VERSION)?;
+    Ok((header.correlation_id, body.error_code))
 }
 
 /// One entry of `controller.quorum.voters`.
@@ -244,14 +259,31 @@ mod tests {
         m.term = 7;
         let body = m.write_to_bytes().unwrap();
         let mut out = BytesMut::new();
-        encode_raft_message_request(42, "raft-1", &body, &mut out).unwrap();
+        encode_raft_message_request(42, "raft-1", "c1", &Bytes::from(body), &mut out).unwrap();
         let len = i32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
         assert_eq!(len, out.len() - 4);
         let frame = out.freeze().slice(4..);
-        let (header, msg) = decode_raft_message_frame(frame).unwrap();
+        let (header, cluster, msg) = decode_raft_message_frame(frame).unwrap();
         assert_eq!(header.correlation_id, 42);
+        assert_eq!(cluster, "c1");
         assert_eq!(header.client_id.as_deref(), Some("raft-1"));
         assert_eq!((msg.from(), msg.to(), msg.term()), (1, 2, 7));
+    }
+
+    #[test]
+    fn the_key_is_the_generated_apis() {
+        assert_eq!(
+            kafka_protocol::ApiKey::from_id(RAFT_MESSAGE_API_KEY),
+            Some(kafka_protocol::ApiKey::RaftMessage)
+        );
+        assert_eq!(
+            kafka_protocol::ApiKey::RaftMessage.request_header_version(RAFT_MESSAGE_API_VERSION),
+            RAFT_REQUEST_HEADER_VERSION
+        );
+        assert_eq!(
+            kafka_protocol::ApiKey::RaftMessage.response_header_version(RAFT_MESSAGE_API_VERSION),
+            RAFT_RESPONSE_HEADER_VERSION
+        );
     }
 
     #[test]
@@ -270,7 +302,8 @@ mod tests {
         assert!(decode_raft_message_frame(Bytes::from_static(&[0x27, 0x10, 0, 0, 0])).is_err());
         // Right header, garbage body.
         let mut out = BytesMut::new();
-        encode_raft_message_request(1, "x", &[0xff, 0xff, 0xff], &mut out).unwrap();
+        let garbage = Bytes::from_static(&[0xff, 0xff, 0xff]);
+        encode_raft_message_request(1, "x", "c", &garbage, &mut out).unwrap();
         assert!(decode_raft_message_frame(out.freeze().slice(4..)).is_err());
         assert!(decode_raft_message_response(Bytes::from_static(&[0, 0])).is_err());
         for n in 0..64u8 {

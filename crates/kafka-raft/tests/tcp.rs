@@ -88,7 +88,7 @@ fn serve_connection(mut stream: TcpStream, handle: RaftHandle, stop: Arc<AtomicB
                 Err(_) => return,
             }
         }
-        let Ok((header, msg)) = decode_raft_message_frame(Bytes::from(frame)) else {
+        let Ok((header, _cluster, msg)) = decode_raft_message_frame(Bytes::from(frame)) else {
             return;
         };
         handle.step(msg);
