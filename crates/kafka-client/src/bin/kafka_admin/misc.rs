@@ -106,7 +106,7 @@ pub(crate) struct DeleteRecordsArgs {
 /// AlterUserScramCredentials (50, 51) messages.
 fn not_spoken(what: &str, apis: &str) -> Failure {
     Failure::Unsupported(format!(
-        "{what}: {apis} are not implemented by this tool's protocol codec yet (and this broker \
+        "{what}: {apis}: not implemented by this tool's protocol codec yet (and this broker \
          does not offer them either)"
     ))
 }
