@@ -4,7 +4,7 @@
 //! Kafka cluster without a JVM.
 //!
 //! Human tables by default; `--output json` prints one JSON document for scripts. The exit
-//! code says what failed (see [`Failure::exit_code`]): 0 ok, 1 the broker refused (an error
+//! code says what failed: 0 ok, 1 the broker refused (an error
 //! code for the request or any item), 2 usage, 3 connection, authentication or timeout,
 //! 4 unsupported by the broker or by this tool.
 
