@@ -58,7 +58,7 @@ pub(crate) enum ConfigsCmd {
     Alter {
         #[command(flatten)]
         entity: Entity,
-        /// key=value pairs to set, comma separated; [a,b] for list values.
+        /// key=value pairs to set, comma separated; `k=[a,b]` for list values.
         #[arg(long = "add-config")]
         add_config: Vec<String>,
         /// Keys whose override to remove, comma separated.

@@ -80,7 +80,7 @@ pub(crate) struct OffsetsArgs {
     #[arg(long)]
     partitions: Option<String>,
     /// earliest (-2), latest (-1, the default), milliseconds since the epoch, or
-    /// YYYY-MM-DDTHH:mm:SS[.sss][zone].
+    /// `YYYY-MM-DDTHH:mm:SS[.sss][zone]`.
     #[arg(long, default_value = "latest", allow_hyphen_values = true)]
     time: String,
 }
