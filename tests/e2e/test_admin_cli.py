@@ -15,6 +15,7 @@ import time
 from confluent_kafka import Consumer
 
 from conftest import BROKER_BIN, kcat
+from test_security import pki, secure_broker  # noqa: F401 (fixtures)
 
 ADMIN_BIN = os.environ.get("KAFKA_ADMIN_BIN", os.path.join(os.path.dirname(BROKER_BIN), "kafka-admin"))
 CALL_TIMEOUT = 60
@@ -188,3 +189,32 @@ def test_admin_cli_exit_codes(broker, topic_name):
     # 4: not supported.
     code, _, err = admin(broker, "quotas", "describe", check=False)
     assert code == 4 and "DescribeClientQuotas" in err
+
+
+def test_admin_cli_command_config_over_sasl_ssl(pki, secure_broker, topic_name, tmp_path):
+    """--command-config with librdkafka's key spellings (the file kcat would use)."""
+
+    def config(password):
+        path = tmp_path / f"client-{password}.properties"
+        path.write_text("\n".join([
+            "security.protocol=SASL_SSL",
+            "sasl.mechanisms=SCRAM-SHA-256",
+            "sasl.username=alice",
+            f"sasl.password={password}",
+            f"ssl.ca.location={os.path.join(pki, 'ca.pem')}",
+        ]) + "\n")
+        return str(path)
+
+    bootstrap = f"127.0.0.1:{secure_broker.listeners['SASL_SSL']}"
+    good = config("alice-secret")
+    admin(secure_broker, "--command-config", good, "topics", "create", "--topic", topic_name,
+          "--partitions", "1", bootstrap=bootstrap)
+    _, out, _ = admin(secure_broker, "--command-config", good, "--output", "json", "topics", "list",
+                      bootstrap=bootstrap)
+    assert topic_name in json.loads(out)
+    # 3: authentication failed, said at once.
+    start = time.time()
+    code, _, err = admin(secure_broker, "--command-config", config("wrong"), "topics", "list",
+                         bootstrap=bootstrap, check=False)
+    assert code == 3 and "auth" in err.lower(), err
+    assert time.time() - start < 15

@@ -146,9 +146,10 @@ pub(crate) fn client_exit_code(e: &ClientError) -> u8 {
             ErrorCode::UnsupportedVersion => EXIT_UNSUPPORTED,
             _ => EXIT_FAILED,
         },
-        ClientError::Network(_) | ClientError::Disconnected { .. } | ClientError::Timeout(_) => {
-            EXIT_CONNECTION
-        }
+        ClientError::Network(_)
+        | ClientError::Disconnected { .. }
+        | ClientError::Timeout(_)
+        | ClientError::Authentication(_) => EXIT_CONNECTION,
         ClientError::Config(_) => EXIT_USAGE,
         ClientError::UnsupportedVersion(_) => EXIT_UNSUPPORTED,
         _ => EXIT_FAILED,
@@ -268,6 +269,10 @@ mod tests {
         );
         assert_eq!(
             client_exit_code(&ClientError::Timeout("x".into())),
+            EXIT_CONNECTION
+        );
+        assert_eq!(
+            client_exit_code(&ClientError::Authentication("x".into())),
             EXIT_CONNECTION
         );
         assert_eq!(
