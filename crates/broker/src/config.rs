@@ -596,7 +596,13 @@ pub fn reference_markdown() -> String {
             } else {
                 allowed
                     .iter()
-                    .map(|v| if v.is_empty() { "\"\"".to_string() } else { format!("`{v}`") })
+                    .map(|v| {
+                        if v.is_empty() {
+                            "\"\"".to_string()
+                        } else {
+                            format!("`{v}`")
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -684,12 +690,18 @@ mod tests {
             )
         };
         let err = cfg(&[
-            ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+            (
+                "authorizer.class.name",
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            ),
             ("super.users", "User:admin"),
         ])
         .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("authorizer.class.name") && msg.contains("super.users"), "{msg}");
+        assert!(
+            msg.contains("authorizer.class.name") && msg.contains("super.users"),
+            "{msg}"
+        );
         assert!(matches!(err, Error::Unhonoured { .. }));
         assert!(cfg(&[("min.insync.replicas", "2")]).is_err());
         assert!(cfg(&[("default.replication.factor", "3")]).is_err());
@@ -704,8 +716,14 @@ mod tests {
 
     #[test]
     fn misspelt_keys_find_their_closest_known_key() {
-        assert_eq!(closest_key("log.retension.hours").as_deref(), Some("log.retention.hours"));
-        assert_eq!(closest_key("num.io.thread").as_deref(), Some("num.io.threads"));
+        assert_eq!(
+            closest_key("log.retension.hours").as_deref(),
+            Some("log.retention.hours")
+        );
+        assert_eq!(
+            closest_key("num.io.thread").as_deref(),
+            Some("num.io.threads")
+        );
         assert_eq!(
             closest_key("listener.name.ssl.ssl.keystore.locaton").as_deref(),
             Some("listener.name.ssl.ssl.keystore.location")

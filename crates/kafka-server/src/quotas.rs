@@ -274,7 +274,10 @@ mod tests {
         });
         assert!(!q.slot_available("L"));
         q.release("L", ip("127.0.0.1"));
-        assert!(!q.slot_available("L"), "3 - 1 is still at the new limit of 2");
+        assert!(
+            !q.slot_available("L"),
+            "3 - 1 is still at the new limit of 2"
+        );
         q.release("L", ip("127.0.0.1"));
         assert!(q.slot_available("L"));
         q.update(&SocketServerConfig {

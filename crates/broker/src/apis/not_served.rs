@@ -101,8 +101,7 @@ impl ApiHandler for TxnOffsetCommit {
                         t.partitions
                             .iter()
                             .map(|p| {
-                                let exists =
-                                    p.partition_index >= 0 && p.partition_index < count;
+                                let exists = p.partition_index >= 0 && p.partition_index < count;
                                 TxnOffsetCommitResponsePartition::default()
                                     .with_partition_index(p.partition_index)
                                     .with_error_code(if exists {

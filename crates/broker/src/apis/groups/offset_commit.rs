@@ -58,9 +58,11 @@ impl ApiHandler for OffsetCommit {
             OffsetCommitResponse::default()
         } else {
             let version = responder.api_version();
-            match state.groups.compute_for(version, |coordinator, now, version| {
-                ResponseKind::OffsetCommit(coordinator.offset_commit(now, version, &body))
-            }) {
+            match state
+                .groups
+                .compute_for(version, |coordinator, now, version| {
+                    ResponseKind::OffsetCommit(coordinator.offset_commit(now, version, &body))
+                }) {
                 ResponseKind::OffsetCommit(r) => r,
                 other => {
                     responder.respond(other);
