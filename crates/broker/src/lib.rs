@@ -7,6 +7,7 @@
 
 pub mod apis;
 pub mod config;
+pub mod dynamic;
 mod error;
 pub mod metadata;
 pub mod prometheus;
@@ -48,9 +49,13 @@ impl Broker {
             .cloned()
             .ok_or_else(|| Error::Config("no log directory".into()))?;
         std::fs::create_dir_all(&first)?;
+        // Dynamic broker configs kept by an earlier run apply from the start.
+        let dynamic = dynamic::DynamicBrokerConfig::load(config, &first)?;
+        let config: BrokerConfig = (*dynamic.current()).clone();
         let meta =
             metadata::load_or_create_meta(&first, config.node_id(), config.get("cluster.id"))?;
         let logs = Arc::new(LogManager::open(&dirs, config.log_config()?)?);
+        dynamic.attach_logs(Arc::clone(&logs));
         let topics = metadata::TopicRegistry::load(&first)?;
         // Every partition of every known topic has a log (a crash between registering a topic
         // and creating its logs leaves none behind).
@@ -91,6 +96,7 @@ impl Broker {
             fetch_sessions: Default::default(),
             groups: GroupService::load(&config, &logs)?,
             config: config.clone(),
+            dynamic,
             meta,
             topics,
             logs: Arc::clone(&logs),
@@ -120,13 +126,14 @@ impl Broker {
             retention_check_interval_ms: retention_check,
             ..kafka_storage::BackgroundConfig::default()
         })?;
-        let builders = security::channel_builders(&config, &socket_config.listeners)?;
+        let (builders, tls) = security::channel_builders(&config, &socket_config.listeners)?;
         let server = SocketServer::start(
             socket_config,
             apis::advertised_apis().clone(),
             Arc::new(KafkaApis::new(Arc::clone(&state))),
             builders,
         )?;
+        state.dynamic.attach_server(server.quotas_handle(), tls);
         // Port 0 in `listeners`: advertise the port actually bound.
         let mut broker = Broker {
             state,

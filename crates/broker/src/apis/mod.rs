@@ -9,6 +9,7 @@
 
 mod alter_configs;
 mod api_versions;
+mod broker_configs;
 mod create_partitions;
 mod create_topics;
 mod delayed_produce;
@@ -215,8 +216,11 @@ pub struct Endpoint {
 /// Everything the APIs share.
 #[derive(Debug)]
 pub struct BrokerState {
-    /// Configuration.
+    /// Configuration as at start-up (static with the dynamic values of then); what changes
+    /// at run time is read from `dynamic`.
     pub config: BrokerConfig,
+    /// Dynamic broker configs: the configuration now, and the means to change it.
+    pub dynamic: crate::dynamic::DynamicBrokerConfig,
     /// Identity.
     pub meta: MetaProperties,
     /// Topics.

@@ -73,29 +73,52 @@ not_served!(
         .with_producer_epoch(-1)
 );
 
-not_served!(
-    /// TxnOffsetCommit: no transaction coordinator yet; every partition gets the error.
-    TxnOffsetCommit, TxnOffsetCommitRequest, (0, 5),
-    |body| TxnOffsetCommitResponse::default().with_topics(
-        body.topics
+/// Serves TxnOffsetCommit: no transaction coordinator yet. Partitions that do not exist are
+/// answered UNKNOWN_TOPIC_OR_PARTITION first, as Kafka checks its metadata before the
+/// coordinator; the others get the coordinator's unavailability.
+#[derive(Debug)]
+pub(crate) struct TxnOffsetCommit;
+
+impl ApiHandler for TxnOffsetCommit {
+    type Request = TxnOffsetCommitRequest;
+    const KEY: ApiKey = ApiKey::TxnOffsetCommit;
+    const VERSIONS: VersionRange = VersionRange::new(0, 5);
+
+    fn handle(
+        state: &Arc<BrokerState>,
+        _context: &RequestContext,
+        body: TxnOffsetCommitRequest,
+        responder: Responder,
+    ) {
+        let topics = body
+            .topics
             .iter()
             .map(|t| {
+                let count = super::groups::partition_count(state, &t.name);
                 TxnOffsetCommitResponseTopic::default()
                     .with_name(t.name.clone())
                     .with_partitions(
                         t.partitions
                             .iter()
                             .map(|p| {
+                                let exists = p.partition_index >= 0 && p.partition_index < count;
                                 TxnOffsetCommitResponsePartition::default()
                                     .with_partition_index(p.partition_index)
-                                    .with_error_code(coordinator_not_available())
+                                    .with_error_code(if exists {
+                                        coordinator_not_available()
+                                    } else {
+                                        ErrorCode::UnknownTopicOrPartition.code()
+                                    })
                             })
                             .collect(),
                     )
             })
-            .collect(),
-    )
-);
+            .collect();
+        responder.respond(ResponseKind::TxnOffsetCommit(
+            TxnOffsetCommitResponse::default().with_topics(topics),
+        ));
+    }
+}
 
 not_served!(
     /// DescribeAcls: no authorizer.

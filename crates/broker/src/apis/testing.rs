@@ -76,8 +76,11 @@ impl Harness {
                 port: 9092,
             }],
             bound_endpoints: std::sync::OnceLock::new(),
+            dynamic: crate::dynamic::DynamicBrokerConfig::load(config.clone(), &dir)
+                .expect("dynamic configs"), // invariant: cfg(test) only, no network or config input
             config,
         });
+        state.dynamic.attach_logs(Arc::clone(&state.logs));
         state.groups.notify_appends_to(Arc::clone(&state.purgatory));
         let purgatory_state = Arc::clone(&state);
         let purgatory = std::thread::spawn(move || {

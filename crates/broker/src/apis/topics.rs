@@ -24,18 +24,16 @@ use kafka_protocol::ErrorCode;
 use kafka_server::RequestContext;
 use kafka_storage::{LogConfig, TopicPartition};
 
+use super::broker_configs::{broker_sources, SOURCE_DEFAULT};
 use super::BrokerState;
 use crate::metadata::{random_uuid, validate_topic_name, TopicInfo};
 
 /// Kafka's resource types in config requests.
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
-/// Kafka's config sources.
+/// Kafka's config source of a topic override.
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
 /// Kafka's config types.
-const TYPE_BOOLEAN: i8 = 1;
 const TYPE_STRING: i8 = 2;
 const TYPE_INT: i8 = 3;
 const TYPE_LONG: i8 = 5;
@@ -63,7 +61,7 @@ const TOPIC_CONFIGS: &[(&str, &str, i8)] = &[
 
 /// The broker-level default of each topic key, from the broker's log configuration.
 fn topic_defaults(state: &BrokerState) -> BTreeMap<&'static str, String> {
-    let base: LogConfig = state.config.log_config().unwrap_or_default();
+    let base: LogConfig = state.logs.default_config();
     let mut d = BTreeMap::new();
     d.insert("cleanup.policy", base.cleanup_policy.clone());
     d.insert("compression.type", "producer".to_string());
@@ -119,7 +117,7 @@ fn validate_configs(
             ));
         }
     }
-    let base = state.config.log_config().unwrap_or_default();
+    let base = state.logs.default_config();
     LogConfig::from_topic_configs(&base, configs)
         .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
     Ok(())
@@ -252,7 +250,12 @@ pub(super) fn create_topics(
                         None => Ok(TopicInfo {
                             name: t.name.clone(),
                             id: kafka_protocol::Uuid::ZERO,
-                            partitions: 1,
+                            partitions: state
+                                .config
+                                .get("num.partitions")
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(1)
+                                .max(1),
                             configs: configs.clone(),
                         }),
                     })
@@ -472,13 +475,11 @@ fn describe_topic_entries(
         .map(|(name, synonym, kind)| {
             let (value, source) = match overrides.get(*name) {
                 Some(v) => (v.clone(), SOURCE_DYNAMIC_TOPIC),
-                None if state.config.is_set(synonym) => (
-                    defaults.get(name).cloned().unwrap_or_default(),
-                    SOURCE_STATIC_BROKER,
-                ),
                 None => (
                     defaults.get(name).cloned().unwrap_or_default(),
-                    SOURCE_DEFAULT,
+                    broker_sources(state, synonym)
+                        .first()
+                        .map_or(SOURCE_DEFAULT, |(_, source, _)| *source),
                 ),
             };
             DescribeConfigsResourceResult::default()
@@ -527,65 +528,32 @@ pub(super) fn describe_configs(
                                             .with_source(SOURCE_DYNAMIC_TOPIC),
                                     );
                                 }
+                                let broker_key = TOPIC_CONFIGS
+                                    .iter()
+                                    .find(|(n, _, _)| *n == e.name)
+                                    .map(|(_, b, _)| *b);
+                                if let Some(broker_key) = broker_key {
+                                    for (name, source, value) in broker_sources(state, broker_key) {
+                                        e.synonyms.push(
+                                            DescribeConfigsSynonym::default()
+                                                .with_name(name)
+                                                .with_value(Some(value))
+                                                .with_source(source),
+                                        );
+                                    }
+                                }
                             }
                         }
                         r.with_configs(entries)
                     }
                 },
-                RESOURCE_BROKER => {
-                    if !res.resource_name.is_empty()
-                        && res.resource_name != state.meta.node_id.to_string()
-                    {
-                        return r
-                            .with_error_code(ErrorCode::InvalidRequest.code())
-                            .with_error_message(Some(format!(
-                                "Unknown broker {}",
-                                res.resource_name
-                            )));
-                    }
-                    let configs = crate::config::KEYS
-                        .iter()
-                        .filter(|k| {
-                            res.configuration_keys
-                                .as_ref()
-                                .is_none_or(|keys| keys.iter().any(|x| x == k.name))
-                        })
-                        .map(|k| {
-                            let sensitive = k.kind == crate::config::Type::Password;
-                            let value = if sensitive {
-                                None
-                            } else {
-                                state.config.get(k.name).map(String::from)
-                            };
-                            let kind = match k.kind {
-                                crate::config::Type::Int => TYPE_INT,
-                                crate::config::Type::Long => TYPE_LONG,
-                                crate::config::Type::Bool => TYPE_BOOLEAN,
-                                crate::config::Type::List => TYPE_LIST,
-                                crate::config::Type::String => TYPE_STRING,
-                                crate::config::Type::Password => 9,
-                            };
-                            DescribeConfigsResourceResult::default()
-                                .with_name(k.name.to_string())
-                                .with_value(value)
-                                .with_read_only(true)
-                                .with_is_default(!state.config.is_set(k.name))
-                                .with_config_source(if state.config.is_set(k.name) {
-                                    SOURCE_STATIC_BROKER
-                                } else {
-                                    SOURCE_DEFAULT
-                                })
-                                .with_is_sensitive(sensitive)
-                                .with_config_type(kind)
-                                .with_documentation(if req.include_documentation {
-                                    Some(k.doc.to_string())
-                                } else {
-                                    None
-                                })
-                        })
-                        .collect();
-                    r.with_configs(configs)
-                }
+                RESOURCE_BROKER => super::broker_configs::describe(
+                    state,
+                    r,
+                    res.configuration_keys.as_deref(),
+                    req.include_synonyms,
+                    req.include_documentation,
+                ),
                 other => r
                     .with_error_code(ErrorCode::InvalidRequest.code())
                     .with_error_message(Some(format!("Unsupported resource type {other}"))),
@@ -647,19 +615,28 @@ pub(super) fn alter_configs(state: &BrokerState, req: &AlterConfigsRequest) -> R
             let r = AlterConfigsResourceResponse::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
-            if res.resource_type != RESOURCE_TOPIC {
-                return r
-                    .with_error_code(ErrorCode::InvalidRequest.code())
-                    .with_error_message(Some("Only topic configs can be altered".into()));
-            }
-            let outcome =
-                change_topic_configs(state, &res.resource_name, req.validate_only, |_| {
-                    Ok(res
-                        .configs
-                        .iter()
-                        .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
-                        .collect())
-                });
+            let replace = |_: &BTreeMap<String, String>| {
+                Ok(res
+                    .configs
+                    .iter()
+                    .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+                    .collect())
+            };
+            let outcome = match res.resource_type {
+                RESOURCE_TOPIC => {
+                    change_topic_configs(state, &res.resource_name, req.validate_only, replace)
+                }
+                RESOURCE_BROKER => super::broker_configs::alter(
+                    state,
+                    &res.resource_name,
+                    req.validate_only,
+                    replace,
+                ),
+                other => Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
+            };
             match outcome {
                 Ok(()) => r,
                 Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(msg)),
@@ -681,82 +658,40 @@ pub(super) fn incremental_alter_configs(
             let r = AlterConfigsResourceResponse::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
-            if res.resource_type != RESOURCE_TOPIC {
-                return r
-                    .with_error_code(ErrorCode::InvalidRequest.code())
-                    .with_error_message(Some("Only topic configs can be altered".into()));
-            }
-            let outcome =
-                change_topic_configs(state, &res.resource_name, req.validate_only, |current| {
-                    let mut next = current.clone();
-                    for c in &res.configs {
-                        match c.config_operation {
-                            0 => {
-                                let v = c.value.clone().ok_or((
-                                    ErrorCode::InvalidRequest,
-                                    format!("Null value not supported for {}", c.name),
-                                ))?;
-                                next.insert(c.name.clone(), v);
-                            }
-                            1 => {
-                                next.remove(&c.name);
-                            }
-                            2 | 3 => {
-                                let kind = TOPIC_CONFIGS
-                                    .iter()
-                                    .find(|(n, _, _)| *n == c.name)
-                                    .map(|(_, _, t)| *t);
-                                if kind != Some(TYPE_LIST) {
-                                    return Err((
-                                        ErrorCode::InvalidConfig,
-                                        format!(
-                                            "Config value append is not allowed for config key: {}",
-                                            c.name
-                                        ),
-                                    ));
-                                }
-                                let defaults = topic_defaults(state);
-                                let existing = next
-                                    .get(&c.name)
-                                    .cloned()
-                                    .or_else(|| defaults.get(c.name.as_str()).cloned())
-                                    .unwrap_or_default();
-                                let mut items: Vec<String> = existing
-                                    .split(',')
-                                    .map(str::trim)
-                                    .filter(|s| !s.is_empty())
-                                    .map(String::from)
-                                    .collect();
-                                let changes: Vec<String> = c
-                                    .value
-                                    .clone()
-                                    .unwrap_or_default()
-                                    .split(',')
-                                    .map(str::trim)
-                                    .filter(|s| !s.is_empty())
-                                    .map(String::from)
-                                    .collect();
-                                if c.config_operation == 2 {
-                                    for v in changes {
-                                        if !items.contains(&v) {
-                                            items.push(v);
-                                        }
-                                    }
-                                } else {
-                                    items.retain(|v| !changes.contains(v));
-                                }
-                                next.insert(c.name.clone(), items.join(","));
-                            }
-                            op => {
-                                return Err((
-                                    ErrorCode::InvalidRequest,
-                                    format!("Unknown config operation {op}"),
-                                ))
-                            }
-                        }
-                    }
-                    Ok(next)
-                });
+            let outcome = match res.resource_type {
+                RESOURCE_TOPIC => {
+                    let defaults = topic_defaults(state);
+                    change_topic_configs(state, &res.resource_name, req.validate_only, |current| {
+                        incremental_edit(current, &res.configs, |name| {
+                            let kind = TOPIC_CONFIGS
+                                .iter()
+                                .find(|(n, _, _)| *n == name)
+                                .map(|(_, _, t)| *t);
+                            (kind == Some(TYPE_LIST))
+                                .then(|| defaults.get(name).cloned().unwrap_or_default())
+                        })
+                    })
+                }
+                RESOURCE_BROKER => {
+                    let current = state.dynamic.current();
+                    super::broker_configs::alter(
+                        state,
+                        &res.resource_name,
+                        req.validate_only,
+                        |values| {
+                            incremental_edit(values, &res.configs, |name| {
+                                crate::config::resolve(name)
+                                    .filter(|d| d.kind == crate::config::Type::List)
+                                    .map(|_| current.get(name).unwrap_or("").to_string())
+                            })
+                        },
+                    )
+                }
+                other => Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
+            };
             match outcome {
                 Ok(()) => r,
                 Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(msg)),
@@ -766,4 +701,67 @@ pub(super) fn incremental_alter_configs(
     ResponseKind::IncrementalAlterConfigs(
         IncrementalAlterConfigsResponse::default().with_responses(responses),
     )
+}
+
+/// IncrementalAlterConfigs' operations on `current`: SET (0), DELETE (1), APPEND (2) and
+/// SUBTRACT (3). `list_base(name)` is `Some(effective value)` for a list key (what APPEND and
+/// SUBTRACT start from when it is not set here), `None` for any other (which refuses them).
+fn incremental_edit(
+    current: &BTreeMap<String, String>,
+    configs: &[kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig],
+    list_base: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, (ErrorCode, String)> {
+    let mut next = current.clone();
+    for c in configs {
+        match c.config_operation {
+            0 => {
+                let v = c.value.clone().ok_or((
+                    ErrorCode::InvalidRequest,
+                    format!("Null value not supported for {}", c.name),
+                ))?;
+                next.insert(c.name.clone(), v);
+            }
+            1 => {
+                next.remove(&c.name);
+            }
+            2 | 3 => {
+                let Some(base) = list_base(&c.name) else {
+                    return Err((
+                        ErrorCode::InvalidConfig,
+                        format!(
+                            "Config value append is not allowed for config key: {}",
+                            c.name
+                        ),
+                    ));
+                };
+                let existing = next.get(&c.name).cloned().unwrap_or(base);
+                let split = |v: &str| -> Vec<String> {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                };
+                let mut items = split(&existing);
+                let changes = split(c.value.as_deref().unwrap_or_default());
+                if c.config_operation == 2 {
+                    for v in changes {
+                        if !items.contains(&v) {
+                            items.push(v);
+                        }
+                    }
+                } else {
+                    items.retain(|v| !changes.contains(v));
+                }
+                next.insert(c.name.clone(), items.join(","));
+            }
+            op => {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unknown config operation {op}"),
+                ))
+            }
+        }
+    }
+    Ok(next)
 }

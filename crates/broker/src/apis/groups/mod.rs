@@ -51,6 +51,15 @@ const LOAD_BUFFER_SIZE: usize = 5 << 20;
 /// The internal topic holding the coordinator's records.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// Partitions `topic` has here (0 if it does not exist), for the group APIs that answer
+/// UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist. The internal topic has one.
+pub(crate) fn partition_count(state: &BrokerState, topic: &str) -> i32 {
+    if topic == OFFSETS_TOPIC {
+        return 1;
+    }
+    state.topics.get(topic).map_or(0, |t| t.partitions)
+}
+
 #[derive(Debug)]
 struct Inner {
     coordinator: GroupCoordinator,
@@ -304,6 +313,15 @@ impl GroupService {
     ) {
         let body = self.compute(responder.api_version(), f);
         responder.respond(body);
+    }
+
+    /// [`Self::serve`]'s answer, for a handler that completes it before responding.
+    pub(crate) fn compute_for(
+        &self,
+        version: i16,
+        f: impl FnOnce(&mut GroupCoordinator, u64, i16) -> ResponseKind,
+    ) -> ResponseKind {
+        self.compute(version, f)
     }
 
     /// The answer of a group API that never parks: a write that fails to persist turns what

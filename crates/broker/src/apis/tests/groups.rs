@@ -52,6 +52,11 @@ fn commit(
     offset: i64,
     metadata: &str,
 ) -> Vec<i16> {
+    // Commits to partitions that do not exist are refused before the coordinator: the topic
+    // these tests commit to exists, with room for the largest commit.
+    if h.state.topics.get("t").is_none() {
+        super::create_topic(h, "t", 300);
+    }
     let req = OffsetCommitRequest::default()
         .with_group_id(GROUP.into())
         .with_generation_id_or_member_epoch(generation)
@@ -211,4 +216,74 @@ fn a_group_write_wakes_fetches_parked_on_the_group_log() {
         }
         other => panic!("the parked fetch was not woken by the commit: {other:?}"),
     }
+}
+
+/// Offsets for a topic or partition that does not exist are refused per partition with
+/// UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers, while the partitions that exist commit; a
+/// request with nothing that exists creates no group.
+#[test]
+fn commits_to_partitions_that_do_not_exist_are_refused_per_partition() {
+    let h = Harness::new(&[]);
+    super::create_topic(&h, "real", 2);
+    let partition = |p: i32| {
+        OffsetCommitRequestPartition::default()
+            .with_partition_index(p)
+            .with_committed_offset(7)
+            .with_committed_leader_epoch(-1)
+    };
+    let req = |group: &str| {
+        OffsetCommitRequest::default()
+            .with_group_id(group.into())
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name("real".into())
+                    .with_partitions(vec![partition(0), partition(2), partition(1)]),
+                OffsetCommitRequestTopic::default()
+                    .with_name("missing".into())
+                    .with_partitions(vec![partition(0)]),
+            ])
+    };
+    let ResponseKind::OffsetCommit(r) = h.respond(8, RequestKind::OffsetCommit(req(GROUP))) else {
+        panic!("not an OffsetCommit response");
+    };
+    let mut answers: Vec<(String, i32, i16)> = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.clone(), p.partition_index, p.error_code))
+        })
+        .collect();
+    answers.sort();
+    let unknown = ErrorCode::UnknownTopicOrPartition.code();
+    assert_eq!(
+        answers,
+        vec![
+            ("missing".into(), 0, unknown),
+            ("real".into(), 0, 0),
+            ("real".into(), 1, 0),
+            ("real".into(), 2, unknown),
+        ]
+    );
+
+    let only_missing = OffsetCommitRequest::default()
+        .with_group_id("ghost".into())
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name("missing".into())
+            .with_partitions(vec![partition(0)])]);
+    let ResponseKind::OffsetCommit(r) = h.respond(8, RequestKind::OffsetCommit(only_missing))
+    else {
+        panic!("not an OffsetCommit response");
+    };
+    assert_eq!(r.topics[0].partitions[0].error_code, unknown);
+    let ResponseKind::ListGroups(l) = h.respond(
+        4,
+        RequestKind::ListGroups(kafka_protocol::messages::ListGroupsRequest::default()),
+    ) else {
+        panic!("not a ListGroups response");
+    };
+    assert!(l.groups.iter().all(|g| g.group_id != "ghost"), "{l:?}");
 }
