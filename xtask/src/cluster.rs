@@ -23,6 +23,8 @@ pub struct Layout {
     pub base_port: u16,
     /// Where the nodes' folders are.
     pub dir: PathBuf,
+    /// The cluster id every node is formatted with (Kafka's `kafka-storage format -t`).
+    pub cluster_id: String,
 }
 
 /// How far controller ports are from client ports.
@@ -33,7 +35,7 @@ impl Layout {
         if self.nodes == 0 || self.nodes > 9 {
             return Err(format!("--nodes {} is outside 1..=9", self.nodes));
         }
-        if u32::from(self.base_port) + u32::from(CONTROLLER_PORT_OFFSET) + u32::from(self.nodes)
+        if u32::from(self.base_port) + 2 * u32::from(CONTROLLER_PORT_OFFSET) + u32::from(self.nodes)
             > u32::from(u16::MAX)
         {
             return Err(format!("--base-port {} leaves no room", self.base_port));
@@ -49,6 +51,11 @@ impl Layout {
     /// Node `n`'s controller (quorum) port.
     pub fn controller_port(&self, n: u16) -> u16 {
         self.base_port + CONTROLLER_PORT_OFFSET + n - 1
+    }
+
+    /// Node `n`'s Prometheus port.
+    pub fn prometheus_port(&self, n: u16) -> u16 {
+        self.base_port + 2 * CONTROLLER_PORT_OFFSET + n - 1
     }
 
     /// Node `n`'s folder.
@@ -82,6 +89,7 @@ impl Layout {
             self.nodes
         );
         let _ = writeln!(out, "node.id={n}");
+        let _ = writeln!(out, "cluster.id={}", self.cluster_id);
         let _ = writeln!(out, "process.roles=broker,controller");
         let _ = writeln!(
             out,
@@ -101,8 +109,48 @@ impl Layout {
         );
         let _ = writeln!(out, "controller.quorum.voters={}", self.voters());
         let _ = writeln!(out, "log.dirs={}", data.display());
+        let _ = writeln!(
+            out,
+            "prometheus.listener=127.0.0.1:{}",
+            self.prometheus_port(n)
+        );
         out
     }
+}
+
+/// The cluster's id, kept in `dir/cluster.id`: made once (22 base64url characters of random
+/// bytes, Kafka's form) so every node and every later `up` use the same one.
+pub fn cluster_id(dir: &Path) -> String {
+    let path = dir.join("cluster.id");
+    if let Ok(id) = fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return id.to_string();
+        }
+    }
+    let mut bytes = [0u8; 16];
+    if let Ok(mut f) = fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    let mut id = String::new();
+    for b in bytes {
+        bits = (bits << 8) | u32::from(b);
+        nbits += 8;
+        while nbits >= 6 {
+            nbits -= 6;
+            id.push(char::from(ALPHABET[((bits >> nbits) & 63) as usize]));
+        }
+    }
+    if nbits > 0 {
+        id.push(char::from(ALPHABET[((bits << (6 - nbits)) & 63) as usize]));
+    }
+    let _ = fs::create_dir_all(dir);
+    let _ = fs::write(&path, format!("{id}\n"));
+    id
 }
 
 /// `up`: writes each node's files, starts the nodes that are not running, waits for their ports.
@@ -117,7 +165,11 @@ pub fn up(root: &Path, layout: &Layout, release: bool) -> Result<(), String> {
             eprintln!("node {n}: already running (pid {pid})");
             continue;
         }
-        for port in [layout.client_port(n), layout.controller_port(n)] {
+        for port in [
+            layout.client_port(n),
+            layout.controller_port(n),
+            layout.prometheus_port(n),
+        ] {
             if port_open(port) {
                 return Err(format!(
                     "port {port} of node {n} is taken by another process; pick --base-port"
@@ -281,6 +333,7 @@ mod tests {
             nodes: 3,
             base_port: 19092,
             dir: PathBuf::from("/tmp/c"),
+            cluster_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
         };
         assert_eq!(
             layout.voters(),
@@ -299,6 +352,8 @@ mod tests {
         assert!(two.contains("advertised.listeners=PLAINTEXT://127.0.0.1:19093\n"));
         assert!(two.contains("controller.quorum.voters=1@127.0.0.1:19192,"));
         assert!(two.contains("log.dirs=/tmp/c/node2/data\n"));
+        assert!(two.contains("cluster.id=AAAAAAAAAAAAAAAAAAAAAA\n"));
+        assert!(two.contains("prometheus.listener=127.0.0.1:19293\n"));
     }
 
     #[test]
@@ -307,6 +362,7 @@ mod tests {
             nodes: 0,
             base_port: 19092,
             dir: PathBuf::from("/tmp/c"),
+            cluster_id: String::new(),
         };
         assert!(layout.check().is_err());
         layout.nodes = 3;

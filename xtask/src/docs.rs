@@ -136,10 +136,27 @@ const GENERATED: &str =
 pub fn configuration_md() -> String {
     format!(
         "{GENERATED}\n\n# Configuration reference\n\n\
-         Every key the broker honours, with its type and default. Keys are read from a Kafka\n\
-         `server.properties` file (`broker --config FILE`) and `--override KEY=VALUE` flags; unknown\n\
-         keys are logged and ignored, as Kafka does. `broker --describe-config` prints this table.\n\
-         An annotated example is `deploy/server.properties`.\n\n{}",
+         Every key the broker honours, with its type, default and update mode. Keys are read from a\n\
+         Kafka `server.properties` file (`broker --config FILE`, Java properties syntax: `key=value`,\n\
+         `key: value` or `key value`, `#`/`!` comments, `\\` continuations, `\\uXXXX` escapes) and\n\
+         `--override KEY=VALUE` flags. Unknown keys are logged with the closest known key and ignored,\n\
+         as Kafka does; the keys listed at the end stop start-up instead. `broker --describe-config`\n\
+         prints these tables. An annotated example is `deploy/server.properties`.\n\n\
+         ## Dynamic broker configs\n\n\
+         Keys whose update mode is not read-only change while the broker runs, as in Kafka: through\n\
+         AlterConfigs or IncrementalAlterConfigs on the BROKER resource (`kafka-configs --alter\n\
+         --entity-type brokers --entity-name 1` for this broker, `--entity-default` for the\n\
+         cluster-wide default). Precedence: this broker's dynamic value, the cluster-wide dynamic\n\
+         default, `server.properties`, the default; DescribeConfigs says which one applies\n\
+         (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG)\n\
+         and lists the synonyms. Dynamic values are kept in `dynamic-broker-configs.json` in the first\n\
+         log directory (rewritten atomically, mode 0600) and apply again after a restart. Per-broker\n\
+         only: a listener's key store, and only with its listener prefix\n\
+         (`listener.name.ssl.ssl.keystore.location`): new connections get the new certificate, open\n\
+         ones keep theirs. `num.io.threads` and `num.network.threads` are read-only here (Kafka\n\
+         resizes those pools live). A read-only key is refused with INVALID_CONFIG (\"Cannot update\n\
+         these configs dynamically\"), another broker's id with INVALID_REQUEST.\n\n\
+         ## Keys\n\n{}",
         broker::config::reference_markdown()
     )
 }

@@ -163,20 +163,23 @@ fn run_cluster(
         Some(d) => d,
         None => target_dir(root)?.join("cluster"),
     };
-    // `down` and `status` find the nodes in the folder; their count only matters for `up`.
-    let layout = |nodes| cluster::Layout {
+    // `down` and `status` only read the folder; `up` makes (or reuses) the cluster's id.
+    let layout = |nodes, cluster_id| cluster::Layout {
         nodes,
         base_port,
         dir: dir.clone(),
+        cluster_id,
     };
     match action {
-        ClusterCmd::Up { nodes, release } => cluster::up(root, &layout(nodes), release),
+        ClusterCmd::Up { nodes, release } => {
+            cluster::up(root, &layout(nodes, cluster::cluster_id(&dir)), release)
+        }
         ClusterCmd::Down { grace_secs, clean } => cluster::down(
-            &layout(0),
+            &layout(0, String::new()),
             std::time::Duration::from_secs(grace_secs),
             clean,
         ),
-        ClusterCmd::Status => cluster::status(&layout(0)),
+        ClusterCmd::Status => cluster::status(&layout(0, String::new())),
     }
 }
 

@@ -143,6 +143,36 @@ fn host_triple() -> Result<String, String> {
         .ok_or_else(|| "rustc -vV printed no host triple".into())
 }
 
+/// Where cargo puts build outputs, as cargo itself says (`CARGO_TARGET_DIR`,
+/// `build.target-dir` in a config file, or `target/`).
+fn target_directory(root: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot run {cargo} metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    target_directory_of(&out.stdout)
+}
+
+/// `target_directory` from `cargo metadata` output.
+fn target_directory_of(metadata: &[u8]) -> Result<PathBuf, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(metadata).map_err(|e| format!("cargo metadata: {e}"))?;
+    value
+        .get("target_directory")
+        .and_then(|v| v.as_str())
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata gave no target_directory".into())
+}
+
 fn run(root: &Path, program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("==> {program} {}", args.join(" "));
     let status = Command::new(program)
@@ -196,7 +226,7 @@ pub fn dist(root: &Path) -> Result<PathBuf, String> {
     }
     let triple = host_triple()?;
     run(root, "cargo", &["build", "--release", "-p", "broker"])?;
-    let binary = root.join("target").join("release").join("broker");
+    let binary = target_directory(root)?.join("release").join("broker");
 
     let name = format!("broker-{version}-{triple}");
     let dist = root.join("dist");
@@ -252,6 +282,16 @@ pub fn dist(root: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_target_directory_is_read_from_cargo_metadata() {
+        let json = br#"{"packages":[],"target_directory":"/elsewhere/target","version":1}"#;
+        assert_eq!(
+            target_directory_of(json).unwrap(),
+            PathBuf::from("/elsewhere/target")
+        );
+        assert!(target_directory_of(b"{}").is_err());
+    }
 
     const MANIFEST: &str = "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace.dependencies]\nx = { version = \"1\" }\n";
 

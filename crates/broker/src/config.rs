@@ -47,6 +47,41 @@ impl Type {
     }
 }
 
+/// How a key may change while the broker runs: Kafka's "update mode".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Only at start-up (`server.properties` and `--override`).
+    ReadOnly,
+    /// Per broker, through AlterConfigs on this broker's id (a listener's key store).
+    /// Security keys among them change only with the `listener.name.<listener>.` prefix.
+    PerBroker,
+    /// Per broker or cluster-wide, through AlterConfigs on the broker id or on the default
+    /// resource (the empty name).
+    ClusterWide,
+}
+
+impl Update {
+    /// Kafka's name for the mode, as its documentation prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Update::ReadOnly => "read-only",
+            Update::PerBroker => "per-broker",
+            Update::ClusterWide => "cluster-wide",
+        }
+    }
+}
+
+/// Whether the broker does what a key asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Honoured.
+    Honoured,
+    /// A Kafka key that matters for security or durability and is not implemented: start-up
+    /// fails when it is set to anything but one of these values (fail closed), rather than
+    /// run without the protection the operator asked for.
+    Refused(&'static [&'static str]),
+}
+
 /// One configuration key.
 #[derive(Debug, Clone, Copy)]
 pub struct ConfigKey {
@@ -58,6 +93,10 @@ pub struct ConfigKey {
     pub default: Option<&'static str>,
     /// What it does.
     pub doc: &'static str,
+    /// Whether and where it can change at run time.
+    pub update: Update,
+    /// Whether it is honoured.
+    pub support: Support,
 }
 
 const fn key(
@@ -71,18 +110,69 @@ const fn key(
         kind,
         default,
         doc,
+        update: Update::ReadOnly,
+        support: Support::Honoured,
     }
 }
 
-/// Every broker key this broker honours.
+/// A Kafka key this broker does not implement and refuses to start with unless its value is
+/// one of `allowed` (see [`Support::Refused`]).
+const fn refused(
+    name: &'static str,
+    kind: Type,
+    allowed: &'static [&'static str],
+    doc: &'static str,
+) -> ConfigKey {
+    ConfigKey {
+        name,
+        kind,
+        default: None,
+        doc,
+        update: Update::ReadOnly,
+        support: Support::Refused(allowed),
+    }
+}
+
+impl ConfigKey {
+    /// The key changes at run time, per broker or cluster-wide.
+    const fn dynamic(mut self) -> Self {
+        self.update = Update::ClusterWide;
+        self
+    }
+
+    /// The key changes at run time, per broker only.
+    const fn per_broker(mut self) -> Self {
+        self.update = Update::PerBroker;
+        self
+    }
+
+    /// Whether the key is a TLS or SASL setting, which Kafka changes at run time only with a
+    /// listener prefix.
+    pub fn is_security(&self) -> bool {
+        self.name.starts_with("ssl.") || self.name.starts_with("sasl.")
+    }
+}
+
+/// Every broker key: those this broker honours (with the ones it can change at run time) and
+/// the Kafka keys it refuses to start with. The one source of truth: parsing, validation,
+/// dynamic updates, DescribeConfigs, `broker --describe-config` and docs/configuration.md
+/// all derive from it.
+#[rustfmt::skip]
 pub const KEYS: &[ConfigKey] = &[
-    key("node.id", Type::Int, Some("1"), "The id of this broker in cluster metadata."),
+    key("node.id", Type::Int, Some("1"), "The id of this node in the cluster (as broker and as metadata-quorum voter)."),
+    key("process.roles", Type::List, Some("broker,controller"), "What this process is: `broker,controller` (a node that serves clients and votes in the metadata quorum, Kafka's combined mode). Separate `broker` or `controller` processes are not supported yet and stop start-up."),
+    key("controller.quorum.voters", Type::List, None, "The metadata quorum as `id@host:port,...` (each voter's controller listener). Not set: this node is a quorum of one, its own controller."),
+    key("controller.listener.names", Type::List, None, "The listeners that serve the metadata quorum and brokers' registrations instead of clients; required when `controller.quorum.voters` names other nodes. Controller listeners are plaintext inside the cluster's network for now."),
+    key("metadata.log.dir", Type::String, None, "Where the metadata log (`__cluster_metadata-0`) lives; the first of `log.dirs` when not set."),
+    key("broker.rack", Type::String, None, "This broker's rack: replica placement spreads a partition's replicas over racks."),
+    key("broker.session.timeout.ms", Type::Int, Some("9000"), "A broker not heard from for this long is fenced by the active controller and its partitions get new leaders."),
+    key("broker.heartbeat.interval.ms", Type::Int, Some("2000"), "How often a broker heartbeats to the active controller."),
     key("cluster.id", Type::String, None, "The cluster id; generated on first start and kept in meta.properties when not set."),
     key("listeners", Type::List, Some("PLAINTEXT://127.0.0.1:9092"), "Listeners as NAME://host:port. Kafka's default binds all interfaces; this broker binds 127.0.0.1 unless told otherwise."),
     key("advertised.listeners", Type::List, None, "Listeners given to clients in metadata, when different from `listeners`."),
     key("listener.security.protocol.map", Type::List, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), "Security protocol of each listener name."),
-    key("num.network.threads", Type::Int, Some("3"), "Processor threads per listener."),
-    key("num.io.threads", Type::Int, Some("8"), "Request handler threads."),
+    key("num.network.threads", Type::Int, Some("3"), "Processor threads per listener. Read-only here (Kafka resizes the pool live): change it with a restart."),
+    key("num.io.threads", Type::Int, Some("8"), "Request handler threads. Read-only here (Kafka resizes the pool live): change it with a restart."),
     key("queued.max.requests", Type::Int, Some("500"), "Requests queued for the handlers before the network threads stop reading."),
     key("queued.max.request.bytes", Type::Long, Some("-1"), "Memory for received requests; -1 is unbounded."),
     key("socket.send.buffer.bytes", Type::Int, Some("102400"), "SO_SNDBUF of accepted sockets; -1 for the OS default."),
@@ -90,39 +180,47 @@ pub const KEYS: &[ConfigKey] = &[
     key("socket.request.max.bytes", Type::Int, Some("104857600"), "The largest request accepted."),
     key("socket.listen.backlog.size", Type::Int, Some("50"), "The listen backlog of each listener."),
     key("connections.max.idle.ms", Type::Long, Some("600000"), "Idle connections are closed after this long."),
-    key("max.connections", Type::Int, Some("2147483647"), "Connections the broker accepts in total."),
-    key("max.connections.per.ip", Type::Int, Some("2147483647"), "Connections accepted from one IP address."),
-    key("max.connections.per.ip.overrides", Type::String, Some(""), "Per-IP limits as ip:count,ip:count."),
-    key("max.connection.creation.rate", Type::Int, Some("2147483647"), "New connections accepted per second."),
-    key("log.dirs", Type::List, None, "Directories holding the log; `log.dir` is used when not set."),
+    key("max.connections", Type::Int, Some("2147483647"), "Connections the broker accepts in total; once reached, new connections wait in the listen backlog. Lowering it closes no open connection.").dynamic(),
+    key("max.connections.per.ip", Type::Int, Some("2147483647"), "Connections accepted from one IP address; more are closed at once.").dynamic(),
+    key("max.connections.per.ip.overrides", Type::String, Some(""), "Per-IP limits as ip:count,ip:count.").dynamic(),
+    key("max.connection.creation.rate", Type::Int, Some("2147483647"), "New connections accepted per second.").dynamic(),
+    key("log.dirs", Type::List, None, "Directories holding the log; `log.dir` is used when not set. Dynamic broker configs are kept in the first one (`dynamic-broker-configs.json`)."),
     key("log.dir", Type::String, Some("kafka-data"), "The log directory when `log.dirs` is not set. Kafka's default is /tmp/kafka-logs; this broker uses ./kafka-data."),
     key("num.partitions", Type::Int, Some("1"), "Partitions of auto-created topics."),
-    key("default.replication.factor", Type::Int, Some("1"), "Replication factor of auto-created topics (this broker has one replica)."),
+    refused("default.replication.factor", Type::Int, &["1"], "Replication factor of auto-created topics. This broker keeps one replica: a value above 1 stops start-up rather than create topics with fewer copies than asked."),
     key("auto.create.topics.enable", Type::Bool, Some("true"), "Create unknown topics on metadata requests and produce."),
     key("delete.topic.enable", Type::Bool, Some("true"), "Allow DeleteTopics."),
-    key("log.segment.bytes", Type::Int, Some("1073741824"), "Segment size before rolling."),
-    key("log.roll.hours", Type::Int, Some("168"), "Segment age before rolling."),
-    key("log.roll.ms", Type::Long, None, "Segment age before rolling, in ms (overrides hours)."),
-    key("log.retention.hours", Type::Int, Some("168"), "How long segments are kept."),
-    key("log.retention.minutes", Type::Int, None, "How long segments are kept, in minutes (overrides hours)."),
-    key("log.retention.ms", Type::Long, None, "How long segments are kept, in ms (overrides minutes); -1 keeps them forever."),
-    key("log.retention.bytes", Type::Long, Some("-1"), "Size a partition may grow to before old segments are deleted; -1 is unlimited."),
+    key("log.segment.bytes", Type::Int, Some("1073741824"), "Segment size before rolling.").dynamic(),
+    key("log.roll.hours", Type::Int, Some("168"), "Segment age before rolling.").dynamic(),
+    key("log.roll.ms", Type::Long, None, "Segment age before rolling, in ms (overrides hours).").dynamic(),
+    key("log.retention.hours", Type::Int, Some("168"), "How long segments are kept.").dynamic(),
+    key("log.retention.minutes", Type::Int, None, "How long segments are kept, in minutes (overrides hours).").dynamic(),
+    key("log.retention.ms", Type::Long, None, "How long segments are kept, in ms (overrides minutes); -1 keeps them forever.").dynamic(),
+    key("log.retention.bytes", Type::Long, Some("-1"), "Size a partition may grow to before old segments are deleted; -1 is unlimited.").dynamic(),
     key("log.retention.check.interval.ms", Type::Long, Some("300000"), "How often retention runs."),
-    key("log.flush.interval.messages", Type::Long, Some("9223372036854775807"), "Messages appended before an fsync; 1 makes every acknowledged acks=all write durable. The fsync runs on the log manager's flusher thread (one fsync covers every append since the last); the produce response waits for it, and answers `KAFKA_STORAGE_ERROR` if it fails."),
-    key("log.flush.interval.ms", Type::Long, None, "Time a message may stay unflushed."),
-    key("log.index.interval.bytes", Type::Int, Some("4096"), "Bytes between offset index entries."),
-    key("log.message.timestamp.type", Type::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
-    key("message.max.bytes", Type::Int, Some("1048588"), "The largest record batch accepted."),
+    key("log.cleanup.policy", Type::List, Some("delete"), "delete, compact or both. Compaction is not implemented: a compact topic is kept whole (never cleaned, never deleted by retention).").dynamic(),
+    key("log.flush.interval.messages", Type::Long, Some("9223372036854775807"), "Messages appended before an fsync; 1 makes every acknowledged acks=all write durable. The fsync runs on the log manager's flusher thread (one fsync covers every append since the last); the produce response waits for it, and answers `KAFKA_STORAGE_ERROR` if it fails.").dynamic(),
+    key("log.flush.interval.ms", Type::Long, None, "Time a message may stay unflushed.").dynamic(),
+    key("log.index.interval.bytes", Type::Int, Some("4096"), "Bytes between offset index entries.").dynamic(),
+    key("log.message.timestamp.type", Type::String, Some("CreateTime"), "CreateTime or LogAppendTime.").dynamic(),
+    key("message.max.bytes", Type::Int, Some("1048588"), "The largest record batch accepted.").dynamic(),
+    refused("min.insync.replicas", Type::Int, &["1"], "Replicas that must acknowledge an acks=all write. This broker keeps one replica: a value above 1 stops start-up rather than acknowledge writes with fewer copies than asked."),
+    refused("offsets.topic.replication.factor", Type::Int, &["1"], "Replication factor of `__consumer_offsets`. One replica here: a value above 1 stops start-up (set 1, as Kafka's single-node example does)."),
+    refused("transaction.state.log.replication.factor", Type::Int, &["1"], "Replication factor of the transaction log. One replica here: a value above 1 stops start-up."),
+    refused("transaction.state.log.min.isr", Type::Int, &["1"], "Minimum in-sync replicas of the transaction log. One replica here: a value above 1 stops start-up."),
     key("group.initial.rebalance.delay.ms", Type::Int, Some("3000"), "Delay of the first rebalance of an empty group."),
     key("group.min.session.timeout.ms", Type::Int, Some("6000"), "Smallest session timeout a member may ask for."),
     key("group.max.session.timeout.ms", Type::Int, Some("1800000"), "Largest session timeout a member may ask for."),
     key("offsets.topic.num.partitions", Type::Int, Some("50"), "Partitions of `__consumer_offsets`, created on the first FindCoordinator for a group; an existing topic keeps its count."),
     key("offsets.retention.minutes", Type::Int, Some("10080"), "How long committed offsets of empty groups are kept."),
-    key("ssl.keystore.location", Type::String, None, "PEM file with the listener's private key and certificate chain."),
-    key("ssl.keystore.type", Type::String, Some("PEM"), "Key store type; only PEM is supported."),
+    key("ssl.keystore.location", Type::String, None, "PEM file with the listener's private key and certificate chain. Changes at run time with the listener prefix (`listener.name.<listener>.ssl.keystore.location`): new connections get the new certificate, open ones keep theirs.").per_broker(),
+    key("ssl.keystore.type", Type::String, Some("PEM"), "Key store type; only PEM is supported.").per_broker(),
+    key("ssl.keystore.certificate.chain", Type::Password, None, "The listener's PEM certificate chain given inline (with `ssl.keystore.key`), instead of `ssl.keystore.location`.").per_broker(),
+    key("ssl.keystore.key", Type::Password, None, "The listener's unencrypted PEM private key given inline (with `ssl.keystore.certificate.chain`).").per_broker(),
     key("ssl.key.password", Type::Password, None, "Password of an encrypted key (not supported: use an unencrypted PEM key)."),
     key("ssl.truststore.location", Type::String, None, "PEM file of CA certificates trusted for client certificates."),
     key("ssl.truststore.type", Type::String, Some("PEM"), "Trust store type; only PEM is supported."),
+    key("ssl.truststore.certificates", Type::Password, None, "PEM CA certificates given inline, instead of `ssl.truststore.location`."),
     key("ssl.client.auth", Type::String, Some("none"), "none, requested or required."),
     key("ssl.enabled.protocols", Type::List, Some("TLSv1.2,TLSv1.3"), "TLS versions accepted."),
     key("ssl.cipher.suites", Type::List, None, "Cipher suites accepted (IANA names); all safe ones when not set."),
@@ -131,6 +229,11 @@ pub const KEYS: &[ConfigKey] = &[
     key("sasl.enabled.mechanisms", Type::List, Some("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), "SASL mechanisms offered. Kafka's default is GSSAPI, which this broker does not implement."),
     key("sasl.credentials.file", Type::String, None, "File of SCRAM credentials (username mechanism salt stored_key server_key iterations); PLAIN is checked against them."),
     key("connections.max.reauth.ms", Type::Long, Some("0"), "Session lifetime of SASL connections; 0 never expires them."),
+    refused("authorizer.class.name", Type::String, &[""], "ACL authorization is not implemented: setting an authorizer stops start-up rather than serve every client unauthorized."),
+    refused("super.users", Type::List, &[""], "Only meaningful with an authorizer, which is not implemented: setting it stops start-up."),
+    refused("allow.everyone.if.no.acl.found", Type::Bool, &[], "Only meaningful with an authorizer, which is not implemented: setting it stops start-up."),
+    refused("principal.builder.class", Type::String, &[""], "Custom principal builders are not supported (principals are User:<TLS subject> or User:<SASL name>): setting one stops start-up."),
+    key("log.format", Type::String, Some("text"), "`text` (colours only when stderr is a terminal) or `json` (one JSON object per line, for log shippers). The `BROKER_LOG_FORMAT` environment variable wins over it. Not a Kafka key (Kafka configures log4j)."),
     key("prometheus.listener", Type::String, Some("127.0.0.1:9404"), "Address of the Prometheus metrics endpoint (/metrics); empty disables it."),
 ];
 
@@ -139,30 +242,49 @@ pub fn definition(name: &str) -> Option<&'static ConfigKey> {
     KEYS.iter().find(|k| k.name == name)
 }
 
-/// Parses `server.properties` text: `key=value` or `key: value` lines, `#`/`!` comments,
-/// `\` line continuations.
+/// Kafka's per-listener prefix: `listener.name.<listener>.<key>`.
+const LISTENER_PREFIX: &str = "listener.name.";
+
+/// A per-listener key split into (listener, lower-case as Kafka writes it; key).
+pub fn split_listener_key(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix(LISTENER_PREFIX)?;
+    let (listener, key) = rest.split_once('.')?;
+    (!listener.is_empty() && !key.is_empty()).then_some((listener, key))
+}
+
+/// The definition of `name`, or of the key it prefixes with `listener.name.<listener>.`.
+pub fn resolve(name: &str) -> Option<&'static ConfigKey> {
+    definition(name).or_else(|| split_listener_key(name).and_then(|(_, k)| definition(k)))
+}
+
+/// The known key closest to a misspelt one, if any is close enough to be a likely typo
+/// (a per-listener key keeps its prefix).
+pub fn closest_key(name: &str) -> Option<String> {
+    let (prefix, bare) = match split_listener_key(name) {
+        Some((_, k)) => name.split_at(name.len() - k.len()),
+        None => ("", name),
+    };
+    KEYS.iter()
+        .map(|k| (strsim::levenshtein(bare, k.name), k.name))
+        .filter(|(d, k)| *d <= (k.len() / 4).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!("{prefix}{k}"))
+}
+
+/// Parses `server.properties` text as Java's `Properties.load` does (`key=value`,
+/// `key:value`, `key value`, `#`/`!` comments, `\` line continuations, `\uXXXX` and escaped
+/// separators), with values trimmed as Kafka's config parser trims them.
 pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let mut pending = String::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        if let Some(stripped) = line.strip_suffix('\\') {
-            pending.push_str(stripped);
-            continue;
-        }
-        pending.push_str(line);
-        let entry = std::mem::take(&mut pending);
-        let split = entry
-            .find(['=', ':'])
-            .ok_or_else(|| Error::Config(format!("line {}: expected key=value", n + 1)))?;
-        let (k, v) = entry.split_at(split);
-        out.insert(k.trim().to_string(), v[1..].trim().to_string());
-    }
-    Ok(out)
+    let parsed = java_properties::read(text.as_bytes()).map_err(|e| {
+        Error::Config(match e.line_number() {
+            Some(n) => format!("line {n}: {e}"),
+            None => e.to_string(),
+        })
+    })?;
+    Ok(parsed
+        .into_iter()
+        .map(|(k, v)| (k, v.trim().to_string()))
+        .collect())
 }
 
 /// The broker's configuration, validated.
@@ -172,16 +294,38 @@ pub struct BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// Validates `values` against [`KEYS`]; unknown keys are kept and logged, as Kafka does.
+    /// Validates `values` against [`KEYS`]. A key set to a value the broker would not honour
+    /// ([`Support::Refused`]) is an error naming it; unknown keys are kept and logged with the
+    /// closest known key, as Kafka logs them.
     pub fn new(values: BTreeMap<String, String>) -> Result<Self> {
+        let mut refused = Vec::new();
         for (k, v) in &values {
-            match definition(k) {
-                // Per-listener settings (`listener.name.sasl_ssl.ssl.keystore.location`).
-                None if k.starts_with("listener.name.") => {}
-                None => tracing::warn!(key = %k, "unknown configuration key (ignored)"),
-                Some(def) => validate(def, v)?,
+            match resolve(k) {
+                None => match closest_key(k) {
+                    Some(near) => tracing::warn!(key = %k, did_you_mean = %near,
+                        "unknown configuration key (ignored); did you mean {near}?"),
+                    None => tracing::warn!(key = %k, "unknown configuration key (ignored)"),
+                },
+                Some(def) => {
+                    if let Support::Refused(allowed) = def.support {
+                        if !allowed.contains(&v.trim()) {
+                            refused.push(k.clone());
+                            continue;
+                        }
+                    }
+                    validate(def, v)?;
+                }
             }
         }
+        if !refused.is_empty() {
+            return Err(Error::Unhonoured { keys: refused });
+        }
+        Self::checked(values)
+    }
+
+    /// `values` already validated key by key: checks only that they combine (listeners,
+    /// socket server, log defaults). Used for the merge of static and dynamic configs.
+    pub(crate) fn checked(values: BTreeMap<String, String>) -> Result<Self> {
         let cfg = BrokerConfig { values };
         cfg.socket_server()?;
         cfg.log_config()?;
@@ -404,7 +548,8 @@ impl BrokerConfig {
     }
 }
 
-fn validate(def: &ConfigKey, value: &str) -> Result<()> {
+/// Checks `value` against `def`'s type.
+pub(crate) fn validate(def: &ConfigKey, value: &str) -> Result<()> {
     let bad = |what: &str| {
         Err(Error::Config(format!(
             "{}: {value:?} is not {what}",
@@ -419,12 +564,20 @@ fn validate(def: &ConfigKey, value: &str) -> Result<()> {
     }
 }
 
-/// The reference table of every key, as Markdown (for `broker --describe-config` and docs).
+/// The reference of every key, as Markdown (for `broker --describe-config` and docs): the
+/// honoured keys with how each may change at run time, then the keys that stop start-up.
 pub fn reference_markdown() -> String {
-    let mut out = String::from("| key | type | default | description |\n|---|---|---|---|\n");
-    for k in KEYS {
+    let mut out = String::from(
+        "| key | type | default | update mode | description |\n|---|---|---|---|---|\n",
+    );
+    for k in KEYS.iter().filter(|k| k.support == Support::Honoured) {
+        let update = match (k.update, k.is_security()) {
+            (Update::ReadOnly, _) => "read-only".to_string(),
+            (u, true) => format!("{} (with `listener.name.<l>.`)", u.name()),
+            (u, false) => u.name().to_string(),
+        };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {update} | {} |\n",
             k.name,
             k.kind.name(),
             k.default
@@ -435,6 +588,39 @@ pub fn reference_markdown() -> String {
                 }),
             k.doc
         ));
+    }
+    out.push_str(
+        "\n## Keys that stop start-up (fail closed)\n\n\
+         Kafka keys that matter for security or durability and that this broker does not \
+         implement. Set to anything but the values listed, the broker refuses to start and names \
+         them, rather than run without what they ask for. Any other key it does not know is \
+         logged as a warning naming the closest known key, and ignored.\n\n\
+         | key | type | accepted values | why |\n|---|---|---|---|\n",
+    );
+    for k in KEYS {
+        if let Support::Refused(allowed) = k.support {
+            let accepted = if allowed.is_empty() {
+                "(none: unset it)".to_string()
+            } else {
+                allowed
+                    .iter()
+                    .map(|v| {
+                        if v.is_empty() {
+                            "\"\"".to_string()
+                        } else {
+                            format!("`{v}`")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {accepted} | {} |\n",
+                k.name,
+                k.kind.name(),
+                k.doc
+            ));
+        }
     }
     out
 }
@@ -479,6 +665,82 @@ mod tests {
         let mut v = BTreeMap::new();
         v.insert("num.io.threads".to_string(), "many".to_string());
         assert!(BrokerConfig::new(v).is_err());
+    }
+
+    #[test]
+    fn properties_parse_java_escapes_and_separators() {
+        let text = "a.key value with spaces\n\
+                    b.key:colon\n\
+                    c\\=key=escaped separator\n\
+                    d.key = caf\\u00e9\n\
+                    e.key=line one \\\n    continued\n\
+                    # comment = no\n\
+                    ! bang comment\n\
+                    f.key=tab\\tand\\\\slash\n";
+        let p = parse_properties(text).unwrap();
+        assert_eq!(p["a.key"], "value with spaces");
+        assert_eq!(p["b.key"], "colon");
+        assert_eq!(p["c=key"], "escaped separator");
+        assert_eq!(p["d.key"], "caf\u{e9}");
+        assert_eq!(p["e.key"], "line one continued");
+        assert_eq!(p["f.key"], "tab\tand\\slash");
+        assert_eq!(p.len(), 6);
+    }
+
+    #[test]
+    fn unhonoured_security_and_durability_keys_stop_start_up() {
+        let cfg = |pairs: &[(&str, &str)]| {
+            BrokerConfig::new(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let err = cfg(&[
+            (
+                "authorizer.class.name",
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            ),
+            ("super.users", "User:admin"),
+        ])
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("authorizer.class.name") && msg.contains("super.users"),
+            "{msg}"
+        );
+        assert!(matches!(err, Error::Unhonoured { .. }));
+        assert!(cfg(&[("min.insync.replicas", "2")]).is_err());
+        assert!(cfg(&[("default.replication.factor", "3")]).is_err());
+        // The values that ask for nothing this broker lacks are fine.
+        cfg(&[
+            ("min.insync.replicas", "1"),
+            ("offsets.topic.replication.factor", "1"),
+            ("authorizer.class.name", ""),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn misspelt_keys_find_their_closest_known_key() {
+        assert_eq!(
+            closest_key("log.retension.hours").as_deref(),
+            Some("log.retention.hours")
+        );
+        assert_eq!(
+            closest_key("num.io.thread").as_deref(),
+            Some("num.io.threads")
+        );
+        assert_eq!(
+            closest_key("listener.name.ssl.ssl.keystore.locaton").as_deref(),
+            Some("listener.name.ssl.ssl.keystore.location")
+        );
+        assert_eq!(closest_key("zookeeper.connect"), None);
+        // Unknown keys still start (with a warning), as in Kafka.
+        let mut v = BTreeMap::new();
+        v.insert("log.retension.hours".to_string(), "1".to_string());
+        BrokerConfig::new(v).unwrap();
     }
 
     #[test]

@@ -7,6 +7,13 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Keys that matter for security or durability are set to values this broker does not
+    /// honour: it refuses to start rather than run without what they ask for.
+    #[error("refusing to start: {} set but not implemented by this broker (security or durability would silently differ from what it asks); remove it, or see docs/configuration.md", keys.join(", "))]
+    Unhonoured {
+        /// The keys.
+        keys: Vec<String>,
+    },
     /// A file or socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -1,23 +1,30 @@
-//! The broker: `KafkaApis`, the log and (later) the group coordinator behind `kafka-server`.
+//! The broker: `KafkaApis`, the log, the group coordinator and this node's part of the
+//! metadata quorum behind `kafka-server`.
 //!
 //! [`Broker::start`] loads the configuration's log directories (recovering them), reads or
-//! writes `meta.properties`, starts the socket server with [`apis::KafkaApis`] as its request
-//! handler, the fetch purgatory, log maintenance and the Prometheus endpoint;
-//! [`Broker::shutdown`] stops them in reverse order and flushes the log.
+//! writes `meta.properties`, opens the metadata log and joins the quorum ([`cluster`]), starts
+//! the socket server with [`apis::KafkaApis`] as its request handler, registers with the
+//! active controller, and runs the fetch purgatory, log maintenance and the Prometheus
+//! endpoint; [`Broker::shutdown`] moves leaderships away (controlled shutdown) and stops them
+//! in reverse order, flushing the log.
 
 pub mod apis;
+pub mod cluster;
 pub mod config;
+pub mod dynamic;
 mod error;
 pub mod metadata;
 pub mod prometheus;
 mod security;
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use kafka_server::SocketServer;
-use kafka_storage::{LogManager, TopicPartition};
+use kafka_server::{ListenerApis, SocketServer};
+use kafka_storage::LogManager;
 
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
@@ -37,68 +44,26 @@ pub struct Broker {
     group_timers: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
     prometheus: Option<prometheus::PrometheusEndpoint>,
+    lifecycle: Option<cluster::lifecycle::BrokerLifecycle>,
 }
 
 impl Broker {
     /// Starts a broker with `config`.
     pub fn start(config: BrokerConfig) -> Result<Broker> {
-        let dirs = config.log_dirs();
-        let first = dirs
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::Config("no log directory".into()))?;
-        std::fs::create_dir_all(&first)?;
-        let meta =
-            metadata::load_or_create_meta(&first, config.node_id(), config.get("cluster.id"))?;
-        let logs = Arc::new(LogManager::open(&dirs, config.log_config()?)?);
-        let topics = metadata::TopicRegistry::load(&first)?;
-        // Every partition of every known topic has a log (a crash between registering a topic
-        // and creating its logs leaves none behind).
-        for t in topics.all() {
-            for p in 0..t.partitions {
-                let tp = TopicPartition {
-                    topic: t.name.clone(),
-                    partition: p,
-                };
-                if logs.get_log(&tp).is_none() {
-                    logs.create_log(&tp, t.configs.clone())?;
-                }
-            }
-        }
-        let socket_config = config.socket_server()?;
-        let endpoints: Vec<Endpoint> = config
-            .advertised_listeners()?
-            .into_iter()
-            .map(|l| Endpoint {
-                listener: l.name,
-                host: if l.host.is_empty() {
-                    "localhost".into()
-                } else {
-                    l.host
-                },
-                port: i32::from(l.port),
-            })
-            .collect();
         // No endpoint, no recorder: metrics then cost nothing.
         let recorder = match config.prometheus_listener()? {
             Some(_) => prometheus::install_recorder(),
             None => None,
         };
-        let state = Arc::new(BrokerState {
-            producers: ProducerIdManager::load(&first)?,
-            purgatory: Arc::new(FetchPurgatory::default()),
-            delayed_produce: Arc::new(ProducePurgatory::default()),
-            fetch_sessions: Default::default(),
-            groups: GroupService::new(&config, Arc::clone(&logs)),
-            config: config.clone(),
-            meta,
-            topics,
-            logs: Arc::clone(&logs),
-            configured_endpoints: endpoints,
-            bound_endpoints: std::sync::OnceLock::new(),
-        });
-        state.groups.notify_appends_to(Arc::clone(&state.purgatory));
-        apis::start_single_node(&state)?;
+        let Opened {
+            state,
+            migration,
+            first,
+        } = open_state(config)?;
+        let config = state.config.clone();
+        let cluster_config = state.cluster.clone();
+        let logs = Arc::clone(&state.logs);
+        let socket_config = config.socket_server()?;
         let timer_state = Arc::clone(&state);
         let group_timers = std::thread::Builder::new()
             .name("group-coordinator".into())
@@ -121,13 +86,18 @@ impl Broker {
             retention_check_interval_ms: retention_check,
             ..kafka_storage::BackgroundConfig::default()
         })?;
-        let builders = security::channel_builders(&config, &socket_config.listeners)?;
+        let (builders, tls) = security::channel_builders(&config, &socket_config.listeners)?;
+        let mut tables = ListenerApis::new(apis::advertised_apis().clone());
+        for name in &cluster_config.controller_listeners {
+            tables = tables.with_listener(name.clone(), apis::controller_apis().clone());
+        }
         let server = SocketServer::start(
             socket_config,
-            apis::advertised_apis().clone(),
+            tables,
             Arc::new(KafkaApis::new(Arc::clone(&state))),
             builders,
         )?;
+        state.dynamic.attach_server(server.quotas_handle(), tls);
         // Port 0 in `listeners`: advertise the port actually bound.
         let mut broker = Broker {
             state,
@@ -137,8 +107,10 @@ impl Broker {
             group_timers: Some(group_timers),
             maintenance: Some(maintenance),
             prometheus: None,
+            lifecycle: None,
         };
         broker.fix_advertised_ports();
+        broker.lifecycle = Some(register(&broker.state, &migration, &first)?);
         if let (Some(addr), Some(handle)) = (config.prometheus_listener()?, recorder) {
             match prometheus::PrometheusEndpoint::start(addr, handle) {
                 Ok(p) => broker.prometheus = Some(p),
@@ -194,6 +166,15 @@ impl Broker {
     }
 
     fn stop(&mut self) {
+        // Controlled shutdown first: leaderships move while the broker still serves.
+        if let Some(mut lifecycle) = self.lifecycle.take() {
+            if let (Some(epoch), Some(dir)) = (
+                lifecycle.shutdown(Duration::from_secs(30)),
+                self.state.config.log_dirs().first(),
+            ) {
+                cluster::lifecycle::write_clean_shutdown_epoch(dir, epoch);
+            }
+        }
         if let Some(server) = self.server.take() {
             self.state.purgatory.shutdown();
             server.shutdown();
@@ -215,10 +196,158 @@ impl Broker {
             let _ = t.join();
         }
         self.prometheus = None;
+        self.state.controller.shutdown();
+        self.state.quorum.shutdown();
         if let Err(e) = self.state.logs.shutdown() {
             tracing::error!(error = %e, "closing the log failed");
         }
     }
+}
+
+/// What [`open_state`] made: the state, the records migrated from an older data directory, and
+/// the first log directory.
+pub(crate) struct Opened {
+    pub(crate) state: Arc<BrokerState>,
+    pub(crate) migration: Vec<kafka_metadata::MetadataRecord>,
+    pub(crate) first: std::path::PathBuf,
+}
+
+/// Opens what the request handlers share: the log directories (recovered), `meta.properties`,
+/// dynamic configs, the metadata log and this node's voter in the quorum (publishing every
+/// committed change to the logs and the group coordinator), the way to the active controller.
+/// No thread that serves requests runs yet.
+pub(crate) fn open_state(config: BrokerConfig) -> Result<Opened> {
+    let dirs = config.log_dirs();
+    let first = dirs
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::Config("no log directory".into()))?;
+    std::fs::create_dir_all(&first)?;
+    // Dynamic broker configs kept by an earlier run apply from the start.
+    let dynamic = dynamic::DynamicBrokerConfig::load(config, &first)?;
+    let config: BrokerConfig = (*dynamic.current()).clone();
+    let cluster_config = cluster::ClusterConfig::from_broker(&config)?;
+    if !cluster_config.is_single_voter()
+        && config.get("cluster.id").is_none()
+        && !first.join("meta.properties").exists()
+    {
+        // Each node would make up its own id and the quorum would never form (Kafka refuses
+        // an unformatted directory for the same reason).
+        return Err(Error::Config(
+            "a node of a multi-voter quorum needs cluster.id (the same on every node) on its first start".into(),
+        ));
+    }
+    let meta = metadata::load_or_create_meta(&first, config.node_id(), config.get("cluster.id"))?;
+    let logs = Arc::new(LogManager::open(&dirs, config.log_config()?)?);
+    dynamic.attach_logs(Arc::clone(&logs));
+    let migration = cluster::migration_records(&first, &logs, meta.node_id)?;
+    let cache = Arc::new(cluster::MetadataCache::new(
+        kafka_metadata::MetadataImage::new(&meta.cluster_id),
+    ));
+    let quorum = Arc::new(cluster::MetadataQuorum::start(
+        &cluster_config,
+        &meta.cluster_id,
+        Arc::clone(&cache),
+        migration.clone(),
+    )?);
+    let controller = Arc::new(cluster::channel::ControllerChannel::start(
+        meta.node_id,
+        Arc::clone(&quorum),
+        &cluster_config.voters,
+    )?);
+    let endpoints: Vec<Endpoint> = config
+        .advertised_listeners()?
+        .into_iter()
+        .map(|l| Endpoint {
+            listener: l.name,
+            host: if l.host.is_empty() {
+                "localhost".into()
+            } else {
+                l.host
+            },
+            port: i32::from(l.port),
+        })
+        .collect();
+    let state = Arc::new(BrokerState {
+        producers: ProducerIdManager::default(),
+        topics: metadata::Topics::new(Arc::clone(&cache)),
+        metadata: cache,
+        quorum: Arc::clone(&quorum),
+        controller,
+        broker_epoch: Arc::new(AtomicI64::new(-1)),
+        cluster: cluster_config,
+        purgatory: Arc::new(FetchPurgatory::default()),
+        delayed_produce: Arc::new(ProducePurgatory::default()),
+        fetch_sessions: Default::default(),
+        groups: GroupService::new(&config, Arc::clone(&logs)),
+        config,
+        dynamic,
+        meta,
+        logs,
+        configured_endpoints: endpoints,
+        bound_endpoints: std::sync::OnceLock::new(),
+    });
+    state.groups.notify_appends_to(Arc::clone(&state.purgatory));
+    // Every committed metadata change reaches the logs and the group coordinator.
+    let weak = Arc::downgrade(&state);
+    quorum.set_publisher(Box::new(move |before, after| {
+        if let Some(state) = weak.upgrade() {
+            cluster::publish(&state, before, after);
+        }
+    }));
+    Ok(Opened {
+        state,
+        migration,
+        first,
+    })
+}
+
+/// Registers with the active controller and heartbeats from now on. A node that is the
+/// whole quorum waits until it is unfenced, so it serves its partitions from the first
+/// request; in a cluster the others may not be up yet, so the broker carries on and clients
+/// retry until it is.
+pub(crate) fn register(
+    state: &BrokerState,
+    migration: &[kafka_metadata::MetadataRecord],
+    first_dir: &std::path::Path,
+) -> Result<cluster::lifecycle::BrokerLifecycle> {
+    let cluster_config = &state.cluster;
+    let protocols = state.config.protocol_map()?;
+    let listeners = state
+        .endpoints()
+        .iter()
+        .filter(|e| !cluster_config.controller_listeners.contains(&e.listener))
+        .map(|e| {
+            let protocol = protocols.get(&e.listener).map_or(0, |p| p.id());
+            (
+                e.listener.clone(),
+                e.host.clone(),
+                u16::try_from(e.port).unwrap_or(0),
+                protocol,
+            )
+        })
+        .collect();
+    let registration = cluster::lifecycle::Registration {
+        node_id: state.meta.node_id,
+        cluster_id: state.meta.cluster_id.clone(),
+        rack: cluster_config.rack.clone(),
+        listeners,
+        heartbeat_interval: Duration::from_millis(cluster_config.heartbeat_interval_ms),
+        epoch: Arc::clone(&state.broker_epoch),
+        previous_epoch: cluster::lifecycle::take_clean_shutdown_epoch(first_dir),
+    };
+    let lifecycle = cluster::lifecycle::BrokerLifecycle::start(
+        registration,
+        Arc::clone(&state.controller),
+        Arc::clone(&state.metadata),
+    )?;
+    if cluster_config.is_single_voter() && !lifecycle.wait_unfenced(Duration::from_secs(30)) {
+        return Err(Error::Config(
+            "the broker was not unfenced by its own controller within 30 s".into(),
+        ));
+    }
+    cluster::finish_migration(first_dir, migration, &state.metadata.image());
+    Ok(lifecycle)
 }
 
 impl Drop for Broker {

@@ -2,6 +2,8 @@
 //!
 //! With no arguments it serves PLAINTEXT on 127.0.0.1:9092 with data in `./kafka-data`.
 
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,14 +40,35 @@ struct Cli {
     scram_credential: Option<String>,
 }
 
+/// The log line format: `BROKER_LOG_FORMAT` wins over `log.format` in the configuration.
+fn log_format(values: &BTreeMap<String, String>) -> Result<bool, String> {
+    let chosen = std::env::var("BROKER_LOG_FORMAT")
+        .ok()
+        .or_else(|| values.get("log.format").cloned())
+        .unwrap_or_else(|| "text".into());
+    match chosen.trim() {
+        "text" | "" => Ok(false),
+        "json" => Ok(true),
+        other => Err(format!("log.format: {other:?} is not text or json")),
+    }
+}
+
+/// Logs to stderr: JSON lines, or text coloured only when stderr is a terminal (a file or
+/// journald gets no escape codes).
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     if cli.describe_config {
         print!("{}", reference_markdown());
@@ -67,7 +90,25 @@ fn main() -> ExitCode {
             }
         };
     }
-    match run(cli) {
+    // The configuration is read before logging starts, so that `log.format` can choose it;
+    // errors until then go to stderr as plain text.
+    let values = match read_values(&cli) {
+        Ok(v) => v,
+        Err(e) => {
+            init_logging(false);
+            eprintln!("broker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match log_format(&values) {
+        Ok(json) => init_logging(json),
+        Err(e) => {
+            init_logging(false);
+            eprintln!("broker: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match run(values) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("broker: {e}");
@@ -76,7 +117,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> broker::Result<()> {
+/// The settings of `--config`, `--override` and `--data-dir`, in that order of precedence
+/// (last wins).
+fn read_values(cli: &Cli) -> broker::Result<BTreeMap<String, String>> {
     let mut values = match &cli.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -95,6 +138,10 @@ fn run(cli: Cli) -> broker::Result<()> {
     if let Some(dir) = &cli.data_dir {
         values.insert("log.dirs".to_string(), dir.display().to_string());
     }
+    Ok(values)
+}
+
+fn run(values: BTreeMap<String, String>) -> broker::Result<()> {
     let config = BrokerConfig::new(values)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

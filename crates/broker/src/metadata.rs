@@ -1,9 +1,8 @@
-//! What the broker knows about the cluster: its identity (`meta.properties`) and its topics
-//! (names, ids, partition counts, config overrides), persisted so they survive restarts.
+//! What the broker knows about itself and its topics: its identity (`meta.properties`), and
+//! [`Topics`], the topics of the replayed metadata log as the request handlers read them.
 //!
-//! A single broker is the whole cluster: it leads every partition with leader epoch 0. Topic
-//! metadata lives in `topics.metadata` in the first log directory, rewritten atomically
-//! (write to a temporary file, fsync, rename) on every change.
+//! [`TopicRegistry`] is the file (`topics.metadata`) in which versions before the metadata log
+//! kept their topics; it is read once, to migrate a data directory.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -132,7 +131,49 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The topics, persisted.
+/// The topics of the metadata image, in the shape the request handlers use.
+#[derive(Debug)]
+pub struct Topics {
+    cache: std::sync::Arc<crate::cluster::MetadataCache>,
+}
+
+impl Topics {
+    /// A view over `cache`.
+    pub fn new(cache: std::sync::Arc<crate::cluster::MetadataCache>) -> Self {
+        Topics { cache }
+    }
+
+    fn info(image: &kafka_metadata::MetadataImage, t: &kafka_metadata::TopicImage) -> TopicInfo {
+        TopicInfo {
+            name: t.name.clone(),
+            id: t.id,
+            partitions: i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
+            configs: image.topic_configs(&t.name).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// A topic by name.
+    pub fn get(&self, name: &str) -> Option<TopicInfo> {
+        let image = self.cache.image();
+        image.topic_by_name(name).map(|t| Self::info(&image, t))
+    }
+
+    /// A topic by id.
+    pub fn get_by_id(&self, id: &Uuid) -> Option<TopicInfo> {
+        let image = self.cache.image();
+        image.topic_by_id(*id).map(|t| Self::info(&image, t))
+    }
+
+    /// Every topic, by name.
+    pub fn all(&self) -> Vec<TopicInfo> {
+        let image = self.cache.image();
+        let mut all: Vec<TopicInfo> = image.topics().map(|t| Self::info(&image, t)).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+}
+
+/// The topics of a data directory written before the metadata log (read to migrate it).
 #[derive(Debug)]
 pub struct TopicRegistry {
     path: PathBuf,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use kafka_network::auth::{FileCredentialStore, SaslMechanism, SaslServerConfig};
-use kafka_network::transport::{SecurityProtocol, SslServerConfigBuilder};
+use kafka_network::transport::{SecurityProtocol, SslServerConfig, SslServerConfigBuilder};
 use kafka_network::{AuthMode, ChannelBuilder, SecureChannelBuilder, TlsMode};
 use kafka_server::{ChannelBuilderFactory, ListenerConfig};
 
@@ -13,23 +13,19 @@ use crate::apis::advertised_apis;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 
-/// A key's value for `listener`: `listener.name.<listener>.<key>` first, then `<key>`.
-fn listener_value(config: &BrokerConfig, listener: &str, key: &str) -> Option<String> {
-    let prefixed = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
-    config
-        .values()
-        .get(&prefixed)
-        .cloned()
-        .or_else(|| config.get(key).map(String::from))
-        .filter(|v| !v.is_empty())
-}
+use crate::dynamic::listener_value;
 
-/// The channel builder of every listener that needs TLS or SASL.
+/// The channel builder of every listener that needs TLS or SASL, and the TLS configuration of
+/// each TLS listener (shared with its builder, for key store reloads).
 pub(crate) fn channel_builders(
     config: &BrokerConfig,
     listeners: &[ListenerConfig],
-) -> Result<HashMap<String, ChannelBuilderFactory>> {
+) -> Result<(
+    HashMap<String, ChannelBuilderFactory>,
+    HashMap<String, SslServerConfig>,
+)> {
     let mut out: HashMap<String, ChannelBuilderFactory> = HashMap::new();
+    let mut tls_configs = HashMap::new();
     for l in listeners {
         let protocol = l.security_protocol;
         if protocol == SecurityProtocol::Plaintext {
@@ -41,6 +37,7 @@ pub(crate) fn channel_builders(
                 SslServerConfigBuilder::from_properties(|k| listener_value(config, &name, k))
                     .and_then(|b| b.build())
                     .map_err(|e| Error::Config(format!("listener {name}: {e}")))?;
+            tls_configs.insert(name.clone(), built.clone());
             TlsMode::Server(Arc::new(built))
         } else {
             TlsMode::None
@@ -74,5 +71,5 @@ pub(crate) fn channel_builders(
             Arc::new(move || Box::new(builder.clone()) as Box<dyn ChannelBuilder>);
         out.insert(l.name.clone(), factory);
     }
-    Ok(out)
+    Ok((out, tls_configs))
 }

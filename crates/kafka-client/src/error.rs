@@ -52,6 +52,10 @@ pub enum Error {
         /// Which setting sets the limit.
         what: &'static str,
     },
+    /// Authentication with a node failed (SASL credentials or mechanism refused, TLS
+    /// certificate rejected); trying again will not help (Java's `AuthenticationException`).
+    #[error("{0}")]
+    Authentication(String),
     /// The client (producer, consumer, admin) was closed.
     #[error("the client is closed")]
     Closed,

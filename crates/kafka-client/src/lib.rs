@@ -11,12 +11,13 @@
 //!   with idempotence (on by default), retries, `delivery.timeout.ms` and compression.
 //! - [`consumer::Consumer`]: classic consumer groups (range, roundrobin, cooperative-sticky) or
 //!   manual assignment, fetch sessions with prefetch, auto and manual commits, seek/position.
-//! - [`admin::Admin`]: topics, partitions, configs, groups, offsets.
+//! - [`admin::Admin`]: topics, partitions, configs, groups, offsets, records, ACLs.
 //! - [`config`]: every key, its default and documentation in one table, read from Java-style
 //!   properties.
 //!
 //! Tools built with the default `tools` feature: `producer-perf` and `consumer-perf` (Kafka's
-//! perf tests) and `kafka-console` (a JSON-lines console producer and consumer).
+//! perf tests), `kafka-console` (a JSON-lines console producer and consumer) and `kafka-admin`
+//! (Kafka's admin tools in one command line; `docs/admin-cli.md`).
 //!
 //! # Example
 //!

@@ -319,7 +319,7 @@ impl NetworkClient {
     pub fn authentication_error(&self, node: NodeId) -> Option<Error> {
         let c = self.nodes.get(&node)?;
         c.auth_failed.then(|| {
-            Error::Other(format!(
+            Error::Authentication(format!(
                 "authentication with node {node} failed: {}",
                 c.last_error.as_deref().unwrap_or("unknown reason")
             ))

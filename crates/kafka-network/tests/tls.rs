@@ -1521,3 +1521,54 @@ fn file_parts_are_read_into_the_tls_stream_and_counted() {
     // TLS cannot use sendfile: every file byte went through memory, and is counted.
     assert_eq!(send.file_bytes_copied(), (content.len() - 20) as u64);
 }
+
+#[test]
+fn a_reloaded_key_store_serves_new_handshakes_while_old_connections_keep_working() {
+    let pki = pki();
+    let server = pki.server().build().unwrap();
+    let client = pki.client().build().unwrap();
+    let mut old = Loopback::new(&server, &client, "localhost");
+    let (c, s) = old.handshake();
+    assert!(c.is_none() && s.is_none(), "{c:?} {s:?}");
+    let first = server.current_certificate().unwrap();
+
+    // A second certificate from the same CA: the operator's renewed one.
+    let ca = make_ca("Test CA 2");
+    let (cert, key, der) = make_leaf(
+        &ca,
+        &["localhost"],
+        &[(DnType::CommonName, "renewed".into())],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    server
+        .reload_keystore(&SslServerConfig::builder().keystore_pem(cert, key))
+        .unwrap();
+    assert_eq!(server.current_certificate().unwrap().as_ref(), &der[..]);
+    assert_ne!(first.as_ref(), &der[..]);
+
+    // The established connection still carries data.
+    let (server_got, client_got) = old.exchange(b"still there", b"yes");
+    assert_eq!(server_got, b"still there");
+    assert_eq!(client_got, b"yes");
+
+    // A new connection is handed the renewed certificate (trusted through its own CA).
+    let renewed_client = SslClientConfig::builder()
+        .truststore_pem(ca.pem())
+        .build()
+        .unwrap();
+    let mut new = Loopback::new(&server, &renewed_client, "localhost");
+    let (c, s) = new.handshake();
+    assert!(c.is_none() && s.is_none(), "{c:?} {s:?}");
+    assert_eq!(new.client.peer_principal().to_string(), "User:CN=renewed");
+
+    // A key store whose key does not match its certificate is refused; nothing changes.
+    let (other_cert, _, _) = make_leaf(
+        &ca,
+        &["localhost"],
+        &[(DnType::CommonName, "mismatch".into())],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let bad = SslServerConfig::builder().keystore_pem(other_cert, pki.server_key_pem.clone());
+    assert!(server.reload_keystore(&bad).is_err());
+    assert_eq!(server.current_certificate().unwrap().as_ref(), &der[..]);
+}

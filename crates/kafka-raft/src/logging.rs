@@ -43,9 +43,11 @@ impl Drain for TracingDrain {
                     tracing::warn!(target: "raft", "{}", render(record, values));
                 }
             }
+            // raft-rs narrates every election step at info; the node logs role changes itself
+            // (kafka_raft::node), so raft's own narration is debug here.
             Level::Info => {
-                if tracing::enabled!(target: "raft", tracing::Level::INFO) {
-                    tracing::info!(target: "raft", "{}", render(record, values));
+                if tracing::enabled!(target: "raft", tracing::Level::DEBUG) {
+                    tracing::debug!(target: "raft", "{}", render(record, values));
                 }
             }
             Level::Debug => {

@@ -44,58 +44,71 @@ struct Counts {
     recent: VecDeque<Instant>,
 }
 
-/// Connection counts shared by the Acceptors and Processors. Touched only when a connection
-/// opens or closes, never on the request path.
-#[derive(Debug)]
-pub struct ConnectionQuotas {
+/// The limits, replaceable at run time (Kafka's `max.connections*` are dynamic broker
+/// configs).
+#[derive(Debug, Default)]
+struct Limits {
     max_connections: usize,
     per_listener: HashMap<String, usize>,
     per_ip: usize,
     per_ip_overrides: HashMap<IpAddr, usize>,
     creation_rate: Option<u32>,
-    counts: Mutex<Counts>,
+}
+
+impl Limits {
+    fn from_config(config: &SocketServerConfig) -> Self {
+        Limits {
+            max_connections: config.max_connections,
+            per_listener: config.max_connections_per_listener.clone(),
+            per_ip: config.max_connections_per_ip,
+            per_ip_overrides: config.max_connections_per_ip_overrides.clone(),
+            creation_rate: config.max_connection_creation_rate,
+        }
+    }
+}
+
+/// Counts and limits under one lock: both are read together on every accept.
+#[derive(Debug, Default)]
+struct State {
+    limits: Limits,
+    counts: Counts,
+}
+
+/// Connection counts shared by the Acceptors and Processors. Touched only when a connection
+/// opens or closes, never on the request path.
+#[derive(Debug)]
+pub struct ConnectionQuotas {
+    state: Mutex<State>,
 }
 
 impl ConnectionQuotas {
     /// Quotas from the server configuration.
     pub fn new(config: &SocketServerConfig) -> Self {
         ConnectionQuotas {
-            max_connections: config.max_connections,
-            per_listener: config.max_connections_per_listener.clone(),
-            per_ip: config.max_connections_per_ip,
-            per_ip_overrides: config.max_connections_per_ip_overrides.clone(),
-            creation_rate: config.max_connection_creation_rate,
-            counts: Mutex::new(Counts::default()),
+            state: Mutex::new(State {
+                limits: Limits::from_config(config),
+                counts: Counts::default(),
+            }),
         }
     }
 
-    fn counts(&self) -> MutexGuard<'_, Counts> {
-        // A poisoned lock only means another thread panicked mid-update of plain counters;
-        // the counts are still the best information there is.
-        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    /// Replaces the limits with `config`'s (`max.connections`, per listener, per IP and its
+    /// overrides, creation rate), as Kafka's dynamic update of those keys. Connections over a
+    /// lowered limit stay open; new ones wait or are refused until the counts are under it.
+    pub fn update(&self, config: &SocketServerConfig) {
+        self.lock().limits = Limits::from_config(config);
     }
 
-    fn ip_limit(&self, ip: IpAddr) -> usize {
-        self.per_ip_overrides
-            .get(&ip)
-            .copied()
-            .unwrap_or(self.per_ip)
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-update of plain counters;
+        // the counts are still the best information there is.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the broker and `listener` have room for one more connection.
     pub fn slot_available(&self, listener: &str) -> bool {
-        let c = self.counts();
-        self.has_slot(&c, listener)
-    }
-
-    fn has_slot(&self, c: &Counts, listener: &str) -> bool {
-        let listener_count = c.per_listener.get(listener).copied().unwrap_or(0);
-        let listener_max = self
-            .per_listener
-            .get(listener)
-            .copied()
-            .unwrap_or(usize::MAX);
-        c.total < self.max_connections && listener_count < listener_max
+        let s = self.lock();
+        has_slot(&s.limits, &s.counts, listener)
     }
 
     /// Counts a new connection from `ip` on `listener`, or says why it must not be kept.
@@ -105,14 +118,20 @@ impl ConnectionQuotas {
         ip: IpAddr,
         now: Instant,
     ) -> Result<(), QuotaViolation> {
-        let mut c = self.counts();
-        if !self.has_slot(&c, listener) {
+        let mut s = self.lock();
+        let State { limits, counts: c } = &mut *s;
+        if !has_slot(limits, c, listener) {
             return Err(QuotaViolation::NoSlot);
         }
-        if c.per_ip.get(&ip).copied().unwrap_or(0) >= self.ip_limit(ip) {
+        let ip_limit = limits
+            .per_ip_overrides
+            .get(&ip)
+            .copied()
+            .unwrap_or(limits.per_ip);
+        if c.per_ip.get(&ip).copied().unwrap_or(0) >= ip_limit {
             return Err(QuotaViolation::PerIp);
         }
-        if let Some(rate) = self.creation_rate {
+        if let Some(rate) = limits.creation_rate {
             while c
                 .recent
                 .front()
@@ -133,7 +152,8 @@ impl ConnectionQuotas {
 
     /// Releases the slot of a closed connection.
     pub fn release(&self, listener: &str, ip: IpAddr) {
-        let mut c = self.counts();
+        let mut s = self.lock();
+        let c = &mut s.counts;
         c.total = c.total.saturating_sub(1);
         if let Some(n) = c.per_listener.get_mut(listener) {
             *n = n.saturating_sub(1);
@@ -148,13 +168,23 @@ impl ConnectionQuotas {
 
     /// Open connections broker-wide.
     pub fn total(&self) -> usize {
-        self.counts().total
+        self.lock().counts.total
     }
 
     /// Open connections from `ip`.
     pub fn count_for_ip(&self, ip: IpAddr) -> usize {
-        self.counts().per_ip.get(&ip).copied().unwrap_or(0)
+        self.lock().counts.per_ip.get(&ip).copied().unwrap_or(0)
     }
+}
+
+fn has_slot(limits: &Limits, c: &Counts, listener: &str) -> bool {
+    let listener_count = c.per_listener.get(listener).copied().unwrap_or(0);
+    let listener_max = limits
+        .per_listener
+        .get(listener)
+        .copied()
+        .unwrap_or(usize::MAX);
+    c.total < limits.max_connections && listener_count < listener_max
 }
 
 #[cfg(test)]
@@ -229,5 +259,34 @@ mod tests {
         assert!(q
             .try_acquire("L", ip("127.0.0.1"), t0 + Duration::from_millis(1001))
             .is_ok());
+    }
+
+    #[test]
+    fn limits_change_live_and_open_connections_stay_counted() {
+        let q = ConnectionQuotas::new(&SocketServerConfig::default());
+        let now = Instant::now();
+        for n in 1..=3 {
+            assert!(q.try_acquire("L", ip("127.0.0.1"), now).is_ok(), "{n}");
+        }
+        q.update(&SocketServerConfig {
+            max_connections: 2,
+            ..SocketServerConfig::default()
+        });
+        assert!(!q.slot_available("L"));
+        q.release("L", ip("127.0.0.1"));
+        assert!(
+            !q.slot_available("L"),
+            "3 - 1 is still at the new limit of 2"
+        );
+        q.release("L", ip("127.0.0.1"));
+        assert!(q.slot_available("L"));
+        q.update(&SocketServerConfig {
+            max_connections_per_ip: 1,
+            ..SocketServerConfig::default()
+        });
+        assert_eq!(
+            q.try_acquire("L", ip("127.0.0.1"), now),
+            Err(QuotaViolation::PerIp)
+        );
     }
 }

@@ -265,6 +265,12 @@ impl SocketServer {
         &self.quotas
     }
 
+    /// The connection quotas, shared, for whoever changes the limits at run time
+    /// ([`ConnectionQuotas::update`]).
+    pub fn quotas_handle(&self) -> Arc<ConnectionQuotas> {
+        Arc::clone(&self.quotas)
+    }
+
     /// Stops accepting, lets Processors write responses already produced (within the
     /// configured grace), closes every connection and joins every thread.
     pub fn shutdown(mut self) {

@@ -239,6 +239,47 @@ fn parse_cleanup_policy(key: &str, value: &str) -> Result<String> {
     Ok(parts.join(","))
 }
 
+/// The type and range Kafka gives the keys stored without effect, so that a value Kafka
+/// would refuse is refused here too.
+fn check_accepted(key: &str, value: &str) -> Result<()> {
+    let v = value.trim();
+    let i32_max = i64::from(i32::MAX);
+    match key {
+        "compression.type" => match v {
+            "uncompressed" | "zstd" | "lz4" | "snappy" | "gzip" | "producer" => Ok(()),
+            _ => Err(config_err(
+                key,
+                value,
+                "must be one of uncompressed, zstd, lz4, snappy, gzip, producer",
+            )),
+        },
+        "compression.gzip.level" => parse_range(key, v, -1, 9).map(drop),
+        "compression.lz4.level" => parse_range(key, v, 1, 17).map(drop),
+        "compression.zstd.level" => parse_range(key, v, -131_072, 22).map(drop),
+        "min.insync.replicas" => parse_range(key, v, 1, i32_max).map(drop),
+        "delete.retention.ms" | "file.delete.delay.ms" | "max.compaction.lag.ms" => {
+            parse_range(key, v, 1, LONG_MAX).map(drop)
+        }
+        "min.compaction.lag.ms" | "segment.jitter.ms" => parse_range(key, v, 0, LONG_MAX).map(drop),
+        "local.retention.bytes" | "local.retention.ms" => {
+            parse_range(key, v, -2, LONG_MAX).map(drop)
+        }
+        "min.cleanable.dirty.ratio" => match v.parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Ok(()),
+            _ => Err(config_err(key, value, "must be a number in [0, 1]")),
+        },
+        "preallocate"
+        | "remote.storage.enable"
+        | "remote.log.copy.disable"
+        | "remote.log.delete.on.disable"
+        | "unclean.leader.election.enable" => match v {
+            "true" | "false" => Ok(()),
+            _ => Err(config_err(key, value, "must be true or false")),
+        },
+        _ => Ok(()),
+    }
+}
+
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -281,6 +322,7 @@ impl LogConfig {
             }
             "cleanup.policy" => self.cleanup_policy = parse_cleanup_policy(key, value)?,
             _ if ACCEPTED_TOPIC_CONFIGS.contains(&key) => {
+                check_accepted(key, value)?;
                 self.other.insert(key.to_string(), value.trim().to_string());
             }
             _ => return Err(Error::Config(format!("unknown topic config {key:?}"))),
@@ -452,6 +494,30 @@ mod tests {
                 described.get(key.name).map(String::as_str),
                 Some(key.default)
             );
+        }
+    }
+
+    #[test]
+    fn keys_without_effect_are_still_typed_as_kafka_types_them() {
+        let base = LogConfig::default();
+        for (k, v) in [
+            ("min.insync.replicas", "0"),
+            ("min.insync.replicas", "two"),
+            ("compression.type", "brotli"),
+            ("preallocate", "yes"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("delete.retention.ms", "soon"),
+        ] {
+            let err = LogConfig::from_topic_configs(&base, &map(&[(k, v)])).unwrap_err();
+            assert!(err.to_string().contains(k), "{k}={v}: {err}");
+        }
+        for (k, v) in [
+            ("compression.type", "zstd"),
+            ("preallocate", "true"),
+            ("min.cleanable.dirty.ratio", "0.3"),
+            ("local.retention.ms", "-2"),
+        ] {
+            LogConfig::from_topic_configs(&base, &map(&[(k, v)])).unwrap();
         }
     }
 

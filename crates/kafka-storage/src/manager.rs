@@ -191,6 +191,29 @@ impl LogManager {
         read_lock(&self.default_config).clone()
     }
 
+    /// Replaces the broker-wide default (Kafka's dynamic `log.*` broker configs): every log is
+    /// reconfigured at once with the new default under its topic's overrides, and logs created
+    /// later start from it. A topic whose overrides no longer combine with the new default
+    /// keeps its current config (logged); nothing is written to disk here, the caller keeps
+    /// the default it came from.
+    pub fn set_default_config(&self, default_config: LogConfig) {
+        let _admin = lock(&self.admin);
+        *write_lock(&self.default_config) = default_config.clone();
+        let logs: Vec<(TopicPartition, Arc<Log>)> = read_lock(&self.logs)
+            .iter()
+            .map(|(tp, l)| (tp.clone(), Arc::clone(l)))
+            .collect();
+        let overrides = read_lock(&self.topic_configs).clone();
+        for (tp, log) in logs {
+            let empty = BTreeMap::new();
+            let topic_overrides = overrides.get(&tp.topic).unwrap_or(&empty);
+            match LogConfig::from_topic_configs(&default_config, topic_overrides) {
+                Ok(config) => log.set_config(config),
+                Err(e) => warn!(partition = %tp, error = %e, "keeping the old config"),
+            }
+        }
+    }
+
     /// A topic's effective config: the default with its overrides.
     pub fn effective_config(&self, topic: &str) -> Option<LogConfig> {
         let overrides = self.topic_config(topic)?;

@@ -1236,3 +1236,24 @@ fn read_records_returns_memory_bounded_by_the_callers_limit() {
     let (_, bytes) = log.read_records(5, 1 << 20, None).unwrap();
     assert!(bytes.is_empty());
 }
+
+#[test]
+fn a_new_default_reaches_logs_without_overrides_and_spares_overrides() {
+    let dir = TempDir::new("new-default");
+    let mgr = open(&dir);
+    let plain = mgr.create_log(&tp("plain"), BTreeMap::new()).unwrap();
+    let pinned = mgr
+        .create_log(&tp("pinned"), config(&[("retention.ms", "1000")]))
+        .unwrap();
+    let mut next = mgr.default_config();
+    next.retention_ms = Some(42_000);
+    next.segment_bytes = 5000;
+    mgr.set_default_config(next);
+    assert_eq!(plain.config().retention_ms, Some(42_000));
+    assert_eq!(plain.config().segment_bytes, 5000);
+    assert_eq!(pinned.config().retention_ms, Some(1000));
+    assert_eq!(pinned.config().segment_bytes, 5000);
+    let later = mgr.create_log(&tp("later"), BTreeMap::new()).unwrap();
+    assert_eq!(later.config().retention_ms, Some(42_000));
+    mgr.shutdown().unwrap();
+}

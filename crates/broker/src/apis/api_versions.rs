@@ -16,6 +16,14 @@ pub fn response() -> &'static ApiVersionsResponse {
         .get_or_init(|| ApiVersionsResponse::default().with_api_keys(advertised_apis().entries()))
 }
 
+/// The ApiVersions answer on a controller listener: the controller's table.
+pub(super) fn controller_response() -> &'static ApiVersionsResponse {
+    static RESPONSE: OnceLock<ApiVersionsResponse> = OnceLock::new();
+    RESPONSE.get_or_init(|| {
+        ApiVersionsResponse::default().with_api_keys(super::controller_apis().entries())
+    })
+}
+
 /// Serves ApiVersions.
 #[derive(Debug)]
 pub(crate) struct ApiVersions;
@@ -26,11 +34,21 @@ impl ApiHandler for ApiVersions {
     const VERSIONS: VersionRange = VersionRange::new(0, 4);
 
     fn handle(
-        _state: &Arc<BrokerState>,
-        _context: &RequestContext,
+        state: &Arc<BrokerState>,
+        context: &RequestContext,
         _body: ApiVersionsRequest,
         responder: Responder,
     ) {
-        responder.respond(ResponseKind::ApiVersions(response().clone()));
+        let answer = if state
+            .cluster
+            .controller_listeners
+            .iter()
+            .any(|l| **l == *context.listener)
+        {
+            controller_response().clone()
+        } else {
+            response().clone()
+        };
+        responder.respond(ResponseKind::ApiVersions(answer));
     }
 }

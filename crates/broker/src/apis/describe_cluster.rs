@@ -19,10 +19,10 @@ impl ApiHandler for DescribeCluster {
 
     fn handle(
         state: &Arc<BrokerState>,
-        _context: &RequestContext,
+        context: &RequestContext,
         body: DescribeClusterRequest,
         responder: Responder,
     ) {
-        responder.respond(super::metadata::describe_cluster(state, &body));
+        responder.respond(super::metadata::describe_cluster(state, context, &body));
     }
 }

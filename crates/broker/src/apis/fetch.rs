@@ -316,12 +316,12 @@ pub(super) fn read(state: &BrokerState, plan: &Plan) -> (Vec<(Planned, Partition
             topic: p.topic.clone(),
             partition: p.partition,
         };
-        let Some(log) = state.logs.get_log(&tp) else {
-            out.push((
-                p.clone(),
-                d.with_error_code(ErrorCode::UnknownTopicOrPartition.code()),
-            ));
-            continue;
+        let log = match state.leader_log(&tp, -1) {
+            Ok((log, _)) => log,
+            Err(code) => {
+                out.push((p.clone(), d.with_error_code(code.code())));
+                continue;
+            }
         };
         let hw = log.high_watermark();
         d = d

@@ -9,6 +9,8 @@
 
 mod alter_configs;
 mod api_versions;
+mod broker_configs;
+mod controller;
 mod create_partitions;
 mod create_topics;
 mod delayed_produce;
@@ -36,7 +38,7 @@ mod testing;
 mod tests;
 mod topics;
 
-pub(crate) use groups::start_single_node;
+pub(crate) use groups::{offsets_topic_configs, OFFSETS_TOPIC};
 
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -47,8 +49,10 @@ use kafka_protocol::{ApiKey, VersionRange};
 use kafka_server::{RequestContext, RequestHandler, Responder};
 use kafka_storage::LogManager;
 
+use crate::cluster::channel::ControllerChannel;
+use crate::cluster::{ClusterConfig, MetadataCache, MetadataQuorum};
 use crate::config::BrokerConfig;
-use crate::metadata::{MetaProperties, TopicRegistry};
+use crate::metadata::{MetaProperties, Topics};
 
 pub use api_versions::response as api_versions_response;
 pub use delayed_produce::ProducePurgatory;
@@ -131,6 +135,31 @@ pub fn advertised_apis() -> &'static AdvertisedApis {
     APIS.get_or_init(|| AdvertisedApis::new(TABLE))
 }
 
+/// What a controller listener serves: the quorum's messages, the brokers' registration and
+/// heartbeats, producer-id blocks, DescribeQuorum, and the metadata changes brokers forward
+/// (Kafka's `ControllerApis`).
+const CONTROLLER_TABLE: [(ApiKey, VersionRange); 13] = [
+    advertised::<create_topics::CreateTopics>(),
+    advertised::<delete_topics::DeleteTopics>(),
+    advertised::<api_versions::ApiVersions>(),
+    advertised::<describe_configs::DescribeConfigs>(),
+    advertised::<alter_configs::AlterConfigs>(),
+    advertised::<create_partitions::CreatePartitions>(),
+    advertised::<incremental_alter_configs::IncrementalAlterConfigs>(),
+    advertised::<controller::DescribeQuorum>(),
+    advertised::<controller::BrokerRegistration>(),
+    advertised::<controller::BrokerHeartbeat>(),
+    advertised::<controller::UnregisterBroker>(),
+    advertised::<controller::AllocateProducerIds>(),
+    advertised::<controller::RaftMessage>(),
+];
+
+/// What a controller listener advertises (see [`CONTROLLER_TABLE`]).
+pub fn controller_apis() -> &'static AdvertisedApis {
+    static APIS: OnceLock<AdvertisedApis> = OnceLock::new();
+    APIS.get_or_init(|| AdvertisedApis::new(CONTROLLER_TABLE))
+}
+
 /// Serves `body` with its API's handler. Exhaustive on purpose: no catch-all arm.
 pub(crate) fn dispatch(
     state: &Arc<BrokerState>,
@@ -192,13 +221,14 @@ pub(crate) fn dispatch(
         R::DescribeCluster(r) => {
             describe_cluster::DescribeCluster::handle(s, c, r, responder);
         }
-        // Controller APIs: not in the table, so SocketServer refuses them before dispatch.
-        R::BrokerRegistration(r) => {
-            not_served::BrokerRegistration::handle(s, c, r, responder);
-        }
-        R::BrokerHeartbeat(r) => not_served::BrokerHeartbeat::handle(s, c, r, responder),
-        R::UnregisterBroker(r) => not_served::UnregisterBroker::handle(s, c, r, responder),
-        R::DescribeQuorum(r) => not_served::DescribeQuorum::handle(s, c, r, responder),
+        // Controller APIs: only controller listeners advertise them (SocketServer refuses them
+        // elsewhere before dispatch).
+        R::BrokerRegistration(r) => controller::BrokerRegistration::handle(s, c, r, responder),
+        R::BrokerHeartbeat(r) => controller::BrokerHeartbeat::handle(s, c, r, responder),
+        R::UnregisterBroker(r) => controller::UnregisterBroker::handle(s, c, r, responder),
+        R::DescribeQuorum(r) => controller::DescribeQuorum::handle(s, c, r, responder),
+        R::AllocateProducerIds(r) => controller::AllocateProducerIds::handle(s, c, r, responder),
+        R::RaftMessage(r) => controller::RaftMessage::handle(s, c, r, responder),
     }
 }
 
@@ -224,12 +254,25 @@ pub struct Endpoint {
 /// Everything the APIs share.
 #[derive(Debug)]
 pub struct BrokerState {
-    /// Configuration.
+    /// Configuration as at start-up (static with the dynamic values of then); what changes
+    /// at run time is read from `dynamic`.
     pub config: BrokerConfig,
+    /// Dynamic broker configs: the configuration now, and the means to change it.
+    pub dynamic: crate::dynamic::DynamicBrokerConfig,
     /// Identity.
     pub meta: MetaProperties,
-    /// Topics.
-    pub topics: TopicRegistry,
+    /// Topics, as the metadata image has them.
+    pub topics: Topics,
+    /// The replayed metadata log.
+    pub metadata: Arc<MetadataCache>,
+    /// This node's voter in the metadata quorum (and the active controller while it leads).
+    pub quorum: Arc<MetadataQuorum>,
+    /// The way to the active controller, wherever it runs.
+    pub(crate) controller: Arc<ControllerChannel>,
+    /// This broker's epoch from its registration (-1 until registered).
+    pub broker_epoch: Arc<std::sync::atomic::AtomicI64>,
+    /// The cluster settings.
+    pub cluster: ClusterConfig,
     /// The log.
     pub logs: Arc<LogManager>,
     /// Advertised endpoints per listener, as configured.
@@ -249,6 +292,37 @@ pub struct BrokerState {
 }
 
 impl BrokerState {
+    /// The log of `tp` if this broker leads it, with the partition's leader epoch; checks the
+    /// client's `current_leader_epoch` (-1: not checked) as Kafka does.
+    pub(crate) fn leader_log(
+        &self,
+        tp: &kafka_storage::TopicPartition,
+        current_leader_epoch: i32,
+    ) -> Result<(Arc<kafka_storage::Log>, i32), kafka_protocol::ErrorCode> {
+        use kafka_protocol::ErrorCode;
+        let image = self.metadata.image();
+        let Some(partition) = image.partition(&tp.topic, tp.partition) else {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        };
+        if partition.leader != self.meta.node_id {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if current_leader_epoch >= 0 {
+            if current_leader_epoch > partition.leader_epoch {
+                return Err(ErrorCode::UnknownLeaderEpoch);
+            }
+            if current_leader_epoch < partition.leader_epoch {
+                return Err(ErrorCode::FencedLeaderEpoch);
+            }
+        }
+        // Led here but not created yet: the publisher is about to; the client retries.
+        let log = self
+            .logs
+            .get_log(tp)
+            .ok_or(ErrorCode::NotLeaderOrFollower)?;
+        Ok((log, partition.leader_epoch))
+    }
+
     /// The endpoints to advertise.
     pub fn endpoints(&self) -> &[Endpoint] {
         self.bound_endpoints
@@ -280,25 +354,37 @@ impl RequestHandler for KafkaApis {
 mod table_tests {
     use super::*;
 
-    /// The APIs the codec knows that the broker does not advertise: the controller's and the
-    /// quorum's, served by a controller listener once there is one.
-    const UNADVERTISED: [ApiKey; 4] = [
+    /// The APIs only a controller listener serves (the quorum's and the brokers' own).
+    const CONTROLLER_ONLY: [ApiKey; 6] = [
         ApiKey::BrokerRegistration,
         ApiKey::BrokerHeartbeat,
         ApiKey::UnregisterBroker,
         ApiKey::DescribeQuorum,
+        ApiKey::AllocateProducerIds,
+        ApiKey::RaftMessage,
     ];
 
     #[test]
     fn the_table_lists_every_api_once_within_the_codec() {
         let apis = advertised_apis();
-        assert_eq!(apis.iter().count(), ApiKey::ALL.len() - UNADVERTISED.len());
-        for key in UNADVERTISED {
-            assert!(apis.range(key).is_none(), "{key:?} is not advertised");
+        let controller = controller_apis();
+        assert_eq!(
+            apis.iter().count(),
+            ApiKey::ALL.len() - CONTROLLER_ONLY.len()
+        );
+        for key in CONTROLLER_ONLY {
+            assert!(
+                apis.range(key).is_none(),
+                "{key:?} is not advertised to clients"
+            );
+            assert!(
+                controller.range(key).is_some(),
+                "{key:?} on controller listeners"
+            );
         }
         for key in ApiKey::ALL
             .into_iter()
-            .filter(|k| !UNADVERTISED.contains(k))
+            .filter(|k| !CONTROLLER_ONLY.contains(k))
         {
             let adv = apis.range(key).unwrap_or_else(|| panic!("{key:?} missing"));
             let valid = key.valid_versions();

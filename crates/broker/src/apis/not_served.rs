@@ -2,9 +2,6 @@
 //! service is unavailable instead of closing the connection: transaction APIs
 //! COORDINATOR_NOT_AVAILABLE, ACL APIs SECURITY_DISABLED (as with no authorizer), and the SASL
 //! APIs, which only the authenticator serves, ILLEGAL_SASL_STATE once a connection is past it.
-//! The controller's APIs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker,
-//! DescribeQuorum) are neither advertised nor served, so `SocketServer` refuses them before
-//! they get here; their handlers answer NOT_CONTROLLER only so the dispatch stays exhaustive.
 
 use std::sync::Arc;
 
@@ -19,11 +16,6 @@ use kafka_protocol::messages::{
     DeleteAclsResponse, DescribeAclsRequest, DescribeAclsResponse, EndTxnRequest, EndTxnResponse,
     ResponseKind, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
     SaslHandshakeResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
-};
-use kafka_protocol::messages::{
-    BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerRegistrationRequest,
-    BrokerRegistrationResponse, DescribeQuorumRequest, DescribeQuorumResponse,
-    UnregisterBrokerRequest, UnregisterBrokerResponse,
 };
 use kafka_protocol::{ApiKey, ErrorCode, VersionRange};
 use kafka_server::{RequestContext, Responder};
@@ -81,29 +73,52 @@ not_served!(
         .with_producer_epoch(-1)
 );
 
-not_served!(
-    /// TxnOffsetCommit: no transaction coordinator yet; every partition gets the error.
-    TxnOffsetCommit, TxnOffsetCommitRequest, (0, 5),
-    |body| TxnOffsetCommitResponse::default().with_topics(
-        body.topics
+/// Serves TxnOffsetCommit: no transaction coordinator yet. Partitions that do not exist are
+/// answered UNKNOWN_TOPIC_OR_PARTITION first, as Kafka checks its metadata before the
+/// coordinator; the others get the coordinator's unavailability.
+#[derive(Debug)]
+pub(crate) struct TxnOffsetCommit;
+
+impl ApiHandler for TxnOffsetCommit {
+    type Request = TxnOffsetCommitRequest;
+    const KEY: ApiKey = ApiKey::TxnOffsetCommit;
+    const VERSIONS: VersionRange = VersionRange::new(0, 5);
+
+    fn handle(
+        state: &Arc<BrokerState>,
+        _context: &RequestContext,
+        body: TxnOffsetCommitRequest,
+        responder: Responder,
+    ) {
+        let topics = body
+            .topics
             .iter()
             .map(|t| {
+                let count = super::groups::partition_count(state, &t.name);
                 TxnOffsetCommitResponseTopic::default()
                     .with_name(t.name.clone())
                     .with_partitions(
                         t.partitions
                             .iter()
                             .map(|p| {
+                                let exists = p.partition_index >= 0 && p.partition_index < count;
                                 TxnOffsetCommitResponsePartition::default()
                                     .with_partition_index(p.partition_index)
-                                    .with_error_code(coordinator_not_available())
+                                    .with_error_code(if exists {
+                                        coordinator_not_available()
+                                    } else {
+                                        ErrorCode::UnknownTopicOrPartition.code()
+                                    })
                             })
                             .collect(),
                     )
             })
-            .collect(),
-    )
-);
+            .collect();
+        responder.respond(ResponseKind::TxnOffsetCommit(
+            TxnOffsetCommitResponse::default().with_topics(topics),
+        ));
+    }
+}
 
 not_served!(
     /// DescribeAcls: no authorizer.
@@ -157,32 +172,4 @@ not_served!(
         .with_error_message(Some(
             "Unexpected SaslAuthenticate request after authentication".into(),
         ))
-);
-
-fn not_controller() -> i16 {
-    ErrorCode::NotController.code()
-}
-
-not_served!(
-    /// BrokerRegistration: a controller API, not advertised by the broker.
-    BrokerRegistration, BrokerRegistrationRequest, (0, 4),
-    |_body| BrokerRegistrationResponse::default().with_error_code(not_controller())
-);
-
-not_served!(
-    /// BrokerHeartbeat: a controller API, not advertised by the broker.
-    BrokerHeartbeat, BrokerHeartbeatRequest, (0, 1),
-    |_body| BrokerHeartbeatResponse::default().with_error_code(not_controller())
-);
-
-not_served!(
-    /// UnregisterBroker: a controller API, not advertised by the broker.
-    UnregisterBroker, UnregisterBrokerRequest, (0, 0),
-    |_body| UnregisterBrokerResponse::default().with_error_code(not_controller())
-);
-
-not_served!(
-    /// DescribeQuorum: the quorum's API, not advertised by the broker.
-    DescribeQuorum, DescribeQuorumRequest, (0, 2),
-    |_body| DescribeQuorumResponse::default().with_error_code(not_controller())
 );

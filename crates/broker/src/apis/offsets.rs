@@ -44,8 +44,9 @@ pub(super) fn list_offsets(
                         topic: t.name.clone(),
                         partition: p.partition_index,
                     };
-                    let Some(log) = state.logs.get_log(&tp) else {
-                        return r.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+                    let log = match state.leader_log(&tp, p.current_leader_epoch) {
+                        Ok((log, _)) => log,
+                        Err(code) => return r.with_error_code(code.code()),
                     };
                     let found: Result<Option<(i64, i64, i32)>, kafka_storage::Error> =
                         match p.timestamp {
@@ -101,12 +102,10 @@ pub(super) fn offset_for_leader_epoch(
                         topic: t.topic.clone(),
                         partition: p.partition,
                     };
-                    let Some(log) = state.logs.get_log(&tp) else {
-                        return r.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+                    let log = match state.leader_log(&tp, p.current_leader_epoch) {
+                        Ok((log, _)) => log,
+                        Err(code) => return r.with_error_code(code.code()),
                     };
-                    if p.current_leader_epoch > 0 {
-                        return r.with_error_code(ErrorCode::UnknownLeaderEpoch.code());
-                    }
                     let (epoch, end) = log.end_offset_for_epoch(p.leader_epoch);
                     r.with_leader_epoch(epoch).with_end_offset(end)
                 })

@@ -172,8 +172,9 @@ fn produce_partition(
             .with_log_append_time_ms(-1)
             .with_log_start_offset(-1)
     };
-    let Some(log) = state.logs.get_log(tp) else {
-        return (fail(ErrorCode::UnknownTopicOrPartition, None), None);
+    let (log, leader_epoch) = match state.leader_log(tp, -1) {
+        Ok(l) => l,
+        Err(code) => return (fail(code, None), None),
     };
     let Some(records) = records.filter(|r| !r.is_empty()) else {
         return (
@@ -182,7 +183,7 @@ fn produce_partition(
         );
     };
     // The log validates the batches, idempotent sequences included, under its append lock.
-    match log.append_as_leader(records, 0, now) {
+    match log.append_as_leader(records, leader_epoch, now) {
         Ok(info) => (
             response
                 .with_base_offset(info.first_offset)
@@ -196,6 +197,30 @@ fn produce_partition(
             tracing::debug!(%tp, error = %e, ?code, "produce refused");
             (fail(code, Some(e.to_string())), None)
         }
+    }
+}
+
+/// A block of producer ids from the active controller (AllocateProducerIds).
+fn producer_id_block(state: &BrokerState) -> Result<(i64, i64), ErrorCode> {
+    let request = kafka_protocol::messages::AllocateProducerIdsRequest::default()
+        .with_broker_id(state.meta.node_id)
+        .with_broker_epoch(
+            state
+                .broker_epoch
+                .load(std::sync::atomic::Ordering::Acquire),
+        );
+    match state.controller.call(
+        kafka_protocol::ApiKey::AllocateProducerIds,
+        kafka_protocol::messages::RequestKind::AllocateProducerIds(request),
+        std::time::Duration::from_secs(10),
+    )? {
+        kafka_protocol::messages::ResponseKind::AllocateProducerIds(r) if r.error_code == 0 => {
+            Ok((r.producer_id_start, i64::from(r.producer_id_len)))
+        }
+        kafka_protocol::messages::ResponseKind::AllocateProducerIds(r) => {
+            Err(ErrorCode::from_code(r.error_code))
+        }
+        _ => Err(ErrorCode::UnknownServerError),
     }
 }
 
@@ -213,12 +238,19 @@ pub(super) fn init_producer_id(state: &BrokerState, req: &InitProducerIdRequest)
                 .with_producer_epoch(req.producer_epoch + 1),
         );
     }
-    match state.producers.allocate() {
+    match state.producers.allocate(|| producer_id_block(state)) {
         Ok(id) => ResponseKind::InitProducerId(r.with_producer_id(id).with_producer_epoch(0)),
-        Err(e) => {
-            tracing::error!(error = %e, "allocating a producer id failed");
+        Err(code) => {
+            tracing::warn!(?code, "no producer id block from the controller");
+            // Retriable for the client: it asks again.
+            let code = match code {
+                ErrorCode::NotController | ErrorCode::RequestTimedOut => {
+                    ErrorCode::CoordinatorLoadInProgress
+                }
+                other => other,
+            };
             ResponseKind::InitProducerId(
-                r.with_error_code(ErrorCode::KafkaStorageError.code())
+                r.with_error_code(code.code())
                     .with_producer_id(-1)
                     .with_producer_epoch(-1),
             )

@@ -11,13 +11,9 @@ use std::time::Duration;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::RequestHeader;
 use kafka_server::{Captured, RequestContext, Responder, ResponseCapture};
-use kafka_storage::LogManager;
 
-use super::{
-    dispatch, BrokerState, FetchPurgatory, GroupService, ProducePurgatory, ProducerIdManager,
-};
+use super::{dispatch, BrokerState};
 use crate::config::BrokerConfig;
-use crate::metadata::{load_or_create_meta, TopicRegistry};
 
 /// How long a test waits for an answer that should come.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
@@ -31,6 +27,7 @@ pub(crate) struct Harness {
     produce_timer: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
     group_timers: Option<JoinHandle<()>>,
+    lifecycle: Option<crate::cluster::lifecycle::BrokerLifecycle>,
     /// Kept on drop (a restart reopens it).
     keep_dir: bool,
 }
@@ -50,11 +47,26 @@ impl Harness {
     }
 
     /// Stops this broker and starts another over the same directory, as a restart does.
-    pub(crate) fn restart(mut self, overrides: &[(&str, &str)]) -> Harness {
+    pub(crate) fn restart(self, overrides: &[(&str, &str)]) -> Harness {
+        self.restart_with(overrides, || {})
+    }
+
+    /// [`Harness::restart`], running `between` while no broker runs (to damage or age files).
+    pub(crate) fn restart_with(
+        mut self,
+        overrides: &[(&str, &str)],
+        between: impl FnOnce(),
+    ) -> Harness {
         self.keep_dir = true;
         let dir = self.dir.clone();
         drop(self);
+        between();
         Harness::open(dir, overrides)
+    }
+
+    /// The log directory.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// A broker over `dir` (created by [`Harness::new`]).
@@ -69,32 +81,20 @@ impl Harness {
             values.insert((*k).to_string(), (*v).to_string());
         }
         let config = BrokerConfig::new(values).expect("configuration"); // invariant: cfg(test) only, no network or config input
-        let logs = Arc::new(
-            LogManager::open(
-                std::slice::from_ref(&dir),
-                config.log_config().expect("log config"), // invariant: cfg(test) only, no network or config input
-            )
-            .expect("log manager"), // invariant: cfg(test) only, no network or config input
-        );
-        let state = Arc::new(BrokerState {
-            producers: ProducerIdManager::load(&dir).expect("producer ids"), // invariant: cfg(test) only, no network or config input
-            purgatory: Arc::new(FetchPurgatory::default()),
-            delayed_produce: Arc::new(ProducePurgatory::default()),
-            fetch_sessions: Default::default(),
-            groups: GroupService::new(&config, Arc::clone(&logs)),
-            meta: load_or_create_meta(&dir, config.node_id(), None).expect("meta"), // invariant: cfg(test) only, no network or config input
-            topics: TopicRegistry::load(&dir).expect("topics"), // invariant: cfg(test) only, no network or config input
-            logs,
-            configured_endpoints: vec![super::Endpoint {
-                listener: "PLAINTEXT".into(),
-                host: "localhost".into(),
-                port: 9092,
-            }],
-            bound_endpoints: std::sync::OnceLock::new(),
-            config,
-        });
-        state.groups.notify_appends_to(Arc::clone(&state.purgatory));
-        super::start_single_node(&state).expect("group coordinator"); // invariant: cfg(test) only, no network or config input
+                                                                        // As the broker opens it: metadata log, quorum of one, publisher.
+        let crate::Opened {
+            state,
+            migration,
+            first,
+        } = crate::open_state(config).expect("broker state"); // invariant: cfg(test) only, no network or config input
+                                                              // The advertised endpoint: no socket server here, only what registration names.
+        let _ = state.bound_endpoints.set(vec![super::Endpoint {
+            listener: "PLAINTEXT".into(),
+            host: "localhost".into(),
+            port: 9092,
+        }]);
+        // Registered and unfenced, so it leads the partitions it creates.
+        let lifecycle = crate::register(&state, &migration, &first).expect("registration"); // invariant: cfg(test) only, no network or config input
         let purgatory_state = Arc::clone(&state);
         let purgatory = std::thread::spawn(move || {
             purgatory_state.purgatory.run(&purgatory_state);
@@ -119,6 +119,7 @@ impl Harness {
             produce_timer: Some(produce_timer),
             maintenance: Some(maintenance),
             group_timers: Some(group_timers),
+            lifecycle: Some(lifecycle),
             keep_dir: false,
         }
     }
@@ -160,6 +161,12 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        // As the broker stops: controlled shutdown, and the epoch kept for the restart.
+        if let Some(mut lifecycle) = self.lifecycle.take() {
+            if let Some(epoch) = lifecycle.shutdown(std::time::Duration::from_secs(10)) {
+                crate::cluster::lifecycle::write_clean_shutdown_epoch(&self.dir, epoch);
+            }
+        }
         self.state.purgatory.shutdown();
         self.state.groups.shutdown();
         self.state.delayed_produce.shutdown();
@@ -175,6 +182,8 @@ impl Drop for Harness {
         {
             let _ = t.join();
         }
+        self.state.controller.shutdown();
+        self.state.quorum.shutdown();
         // As the broker stops: flushed and closed, so a restart recovers nothing.
         let _ = self.state.logs.shutdown();
         if !self.keep_dir {

@@ -16,6 +16,7 @@ use kafka_protocol::records::RecordBatchBuilder;
 use kafka_protocol::{ApiKey, ErrorCode};
 use kafka_server::{Captured, Responder};
 
+mod configs;
 mod fetch;
 mod groups;
 mod list_offsets;

@@ -24,18 +24,16 @@ use kafka_protocol::ErrorCode;
 use kafka_server::RequestContext;
 use kafka_storage::{LogConfig, TopicPartition};
 
+use super::broker_configs::{broker_sources, SOURCE_DEFAULT};
 use super::BrokerState;
-use crate::metadata::{random_uuid, validate_topic_name, TopicInfo};
+use crate::metadata::{validate_topic_name, TopicInfo};
 
 /// Kafka's resource types in config requests.
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
-/// Kafka's config sources.
+/// Kafka's config source of a topic override.
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
 /// Kafka's config types.
-const TYPE_BOOLEAN: i8 = 1;
 const TYPE_STRING: i8 = 2;
 const TYPE_INT: i8 = 3;
 const TYPE_LONG: i8 = 5;
@@ -63,7 +61,7 @@ const TOPIC_CONFIGS: &[(&str, &str, i8)] = &[
 
 /// The broker-level default of each topic key, from the broker's log configuration.
 fn topic_defaults(state: &BrokerState) -> BTreeMap<&'static str, String> {
-    let base: LogConfig = state.config.log_config().unwrap_or_default();
+    let base: LogConfig = state.logs.default_config();
     let mut d = BTreeMap::new();
     d.insert("cleanup.policy", base.cleanup_policy.clone());
     d.insert("compression.type", "producer".to_string());
@@ -119,7 +117,7 @@ fn validate_configs(
             ));
         }
     }
-    let base = state.config.log_config().unwrap_or_default();
+    let base = state.logs.default_config();
     LogConfig::from_topic_configs(&base, configs)
         .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
     Ok(())
@@ -155,42 +153,75 @@ pub(super) fn create_topic(
             .max(1),
     };
     validate_configs(state, &configs)?;
-    let result = state.topics.update(|topics| {
-        if topics.contains_key(name) {
-            return Ok(Err((
-                ErrorCode::TopicAlreadyExists,
-                format!("Topic '{name}' already exists."),
-            )));
-        }
-        for p in 0..partitions {
-            let tp = TopicPartition {
-                topic: name.to_string(),
-                partition: p,
-            };
-            if state.logs.get_log(&tp).is_none() {
-                if let Err(e) = state.logs.create_log(&tp, configs.clone()) {
-                    return Ok(Err((ErrorCode::KafkaStorageError, e.to_string())));
-                }
-            }
-        }
-        let info = TopicInfo {
-            name: name.to_string(),
-            id: random_uuid(),
-            partitions,
-            configs: configs.clone(),
-        };
-        topics.insert(name.to_string(), info.clone());
-        Ok(Ok(info))
-    });
-    match result {
-        Ok(r) => {
-            if let Ok(t) = &r {
-                tracing::info!(topic = %t.name, partitions = t.partitions, id = %t.id, "created topic");
-            }
-            r
-        }
-        Err(e) => Err((ErrorCode::KafkaStorageError, e.to_string())),
+    create_on_controller(state, name, partitions, -1, Vec::new(), configs)
+}
+
+/// How long a handler waits for the controller to commit a metadata change.
+const CONTROLLER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The error of a controller call that did not answer, as a (code, message) pair.
+fn unanswered(code: ErrorCode) -> (ErrorCode, String) {
+    (
+        code,
+        format!("The controller did not complete the request: {code:?}"),
+    )
+}
+
+/// Creates a topic on the active controller (configs already validated here) and returns it
+/// as this broker sees it once committed.
+fn create_on_controller(
+    state: &BrokerState,
+    name: &str,
+    partitions: i32,
+    replication_factor: i16,
+    assignments: Vec<kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment>,
+    configs: BTreeMap<String, String>,
+) -> Result<TopicInfo, (ErrorCode, String)> {
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(CONTROLLER_TIMEOUT.as_millis() as i32)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(name.to_string())
+            .with_num_partitions(partitions)
+            .with_replication_factor(replication_factor)
+            .with_assignments(assignments)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(k.clone())
+                            .with_value(Some(v.clone()))
+                    })
+                    .collect(),
+            )]);
+    let answer = state
+        .controller
+        .call(
+            kafka_protocol::ApiKey::CreateTopics,
+            kafka_protocol::messages::RequestKind::CreateTopics(request),
+            CONTROLLER_TIMEOUT,
+        )
+        .map_err(unanswered)?;
+    let ResponseKind::CreateTopics(response) = answer else {
+        return Err(unanswered(ErrorCode::UnknownServerError));
+    };
+    let Some(result) = response.topics.into_iter().next() else {
+        return Err(unanswered(ErrorCode::UnknownServerError));
+    };
+    if result.error_code != 0 {
+        return Err((
+            ErrorCode::from_code(result.error_code),
+            result.error_message.unwrap_or_default(),
+        ));
     }
+    tracing::info!(topic = %name, partitions = result.num_partitions, id = %result.topic_id, "created topic");
+    Ok(TopicInfo {
+        name: name.to_string(),
+        id: result.topic_id,
+        partitions: result.num_partitions,
+        configs,
+    })
 }
 
 pub(super) fn create_topics(
@@ -207,12 +238,14 @@ pub(super) fn create_topics(
             .iter()
             .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
             .collect();
+        // Followers do not replicate yet: a second replica would be an empty copy counted as
+        // in sync, and a fail-over onto it would lose data. Refused until they do.
         let outcome = if t.replication_factor > 1
             || (!t.assignments.is_empty() && t.assignments.iter().any(|a| a.broker_ids.len() > 1))
         {
             Err((
                 ErrorCode::InvalidReplicationFactor,
-                format!("Unable to replicate the partition {} time(s): The target replication factor of {} cannot be reached because only 1 broker(s) are registered.", t.replication_factor, t.replication_factor),
+                format!("Unable to replicate the partition {} time(s): this cluster keeps one replica per partition until replication is implemented.", t.replication_factor),
             ))
         } else if t.replication_factor == 0 || t.replication_factor < -1 {
             Err((
@@ -252,20 +285,44 @@ pub(super) fn create_topics(
                         None => Ok(TopicInfo {
                             name: t.name.clone(),
                             id: kafka_protocol::Uuid::ZERO,
-                            partitions: 1,
+                            partitions: state
+                                .config
+                                .get("num.partitions")
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(1)
+                                .max(1),
                             configs: configs.clone(),
                         }),
                     })
             } else {
-                create_topic(state, &t.name, partitions, configs.clone())
+                validate_topic_name(&t.name)
+                    .map_err(|m| (ErrorCode::InvalidTopicException, m))
+                    .and_then(|_| validate_configs(state, &configs))
+                    .and_then(|_| {
+                        create_on_controller(
+                            state,
+                            &t.name,
+                            partitions.unwrap_or(-1),
+                            t.replication_factor,
+                            t.assignments.clone(),
+                            configs.clone(),
+                        )
+                    })
             }
         };
         match outcome {
             Ok(info) => {
+                let replication = state
+                    .metadata
+                    .image()
+                    .partition(&info.name, 0)
+                    .map_or(t.replication_factor.max(1), |p| {
+                        i16::try_from(p.replicas.len()).unwrap_or(i16::MAX)
+                    });
                 result = result
                     .with_topic_id(info.id)
                     .with_num_partitions(info.partitions)
-                    .with_replication_factor(1);
+                    .with_replication_factor(replication);
                 if version >= 5 {
                     result = result.with_configs(Some(
                         describe_topic_entries(state, &info.configs, None)
@@ -302,27 +359,26 @@ fn delete_topic(state: &BrokerState, info: &TopicInfo) -> Result<(), (ErrorCode,
             "Topic deletion is disabled.".into(),
         ));
     }
-    state
-        .topics
-        .update(|topics| {
-            topics.remove(&info.name);
-            Ok(())
-        })
-        .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
-    for p in 0..info.partitions {
-        let tp = TopicPartition {
-            topic: info.name.clone(),
-            partition: p,
-        };
-        if let Err(e) = state.logs.delete_log(&tp) {
-            tracing::warn!(%tp, error = %e, "deleting a partition's log failed");
-        }
-        // As Kafka on StopReplica(delete): fetches parked on the partition re-read it and
-        // are answered UNKNOWN_TOPIC_OR_PARTITION now, not at their max wait.
-        state.purgatory.notify(&tp);
+    let request = DeleteTopicsRequest::default()
+        .with_timeout_ms(CONTROLLER_TIMEOUT.as_millis() as i32)
+        .with_topic_names(vec![info.name.clone()]);
+    let answer = state
+        .controller
+        .call(
+            kafka_protocol::ApiKey::DeleteTopics,
+            kafka_protocol::messages::RequestKind::DeleteTopics(request),
+            CONTROLLER_TIMEOUT,
+        )
+        .map_err(unanswered)?;
+    let ResponseKind::DeleteTopics(response) = answer else {
+        return Err(unanswered(ErrorCode::UnknownServerError));
+    };
+    if let Some(r) = response.responses.iter().find(|r| r.error_code != 0) {
+        return Err((
+            ErrorCode::from_code(r.error_code),
+            r.error_message.clone().unwrap_or_default(),
+        ));
     }
-    state.fetch_sessions.forget_topic(&info.name);
-    tracing::info!(topic = %info.name, "deleted topic");
     Ok(())
 }
 
@@ -385,26 +441,21 @@ pub(super) fn create_partitions(
             }
             // No purgatory notification: a fetch of a partition that does not exist yet is
             // answered UNKNOWN_TOPIC_OR_PARTITION at once, never parked, so none waits on one.
-            let outcome = state.topics.update(|topics| {
-                for p in info.partitions..t.count {
-                    let tp = TopicPartition {
-                        topic: t.name.clone(),
-                        partition: p,
-                    };
-                    if state.logs.get_log(&tp).is_none() {
-                        state.logs.create_log(&tp, info.configs.clone())?;
-                    }
-                }
-                if let Some(entry) = topics.get_mut(&t.name) {
-                    entry.partitions = t.count;
-                }
-                Ok(())
-            });
+            let one = CreatePartitionsRequest::default()
+                .with_timeout_ms(CONTROLLER_TIMEOUT.as_millis() as i32)
+                .with_topics(vec![t.clone()]);
+            let outcome = state.controller.call(
+                kafka_protocol::ApiKey::CreatePartitions,
+                kafka_protocol::messages::RequestKind::CreatePartitions(one),
+                CONTROLLER_TIMEOUT,
+            );
             match outcome {
-                Ok(()) => r,
-                Err(e) => r
-                    .with_error_code(ErrorCode::KafkaStorageError.code())
-                    .with_error_message(Some(e.to_string())),
+                Ok(ResponseKind::CreatePartitions(resp)) => match resp.results.into_iter().next() {
+                    Some(answer) => answer,
+                    None => r.with_error_code(ErrorCode::UnknownServerError.code()),
+                },
+                Ok(_) => r.with_error_code(ErrorCode::UnknownServerError.code()),
+                Err(code) => r.with_error_code(code.code()),
             }
         })
         .collect();
@@ -427,8 +478,9 @@ pub(super) fn delete_records(state: &BrokerState, req: &DeleteRecordsRequest) ->
                         topic: t.name.clone(),
                         partition: p.partition_index,
                     };
-                    let Some(log) = state.logs.get_log(&tp) else {
-                        return r.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+                    let log = match state.leader_log(&tp, -1) {
+                        Ok((log, _)) => log,
+                        Err(code) => return r.with_error_code(code.code()),
                     };
                     let offset = if p.offset == -1 {
                         log.high_watermark()
@@ -472,13 +524,11 @@ fn describe_topic_entries(
         .map(|(name, synonym, kind)| {
             let (value, source) = match overrides.get(*name) {
                 Some(v) => (v.clone(), SOURCE_DYNAMIC_TOPIC),
-                None if state.config.is_set(synonym) => (
-                    defaults.get(name).cloned().unwrap_or_default(),
-                    SOURCE_STATIC_BROKER,
-                ),
                 None => (
                     defaults.get(name).cloned().unwrap_or_default(),
-                    SOURCE_DEFAULT,
+                    broker_sources(state, synonym)
+                        .first()
+                        .map_or(SOURCE_DEFAULT, |(_, source, _)| *source),
                 ),
             };
             DescribeConfigsResourceResult::default()
@@ -527,65 +577,32 @@ pub(super) fn describe_configs(
                                             .with_source(SOURCE_DYNAMIC_TOPIC),
                                     );
                                 }
+                                let broker_key = TOPIC_CONFIGS
+                                    .iter()
+                                    .find(|(n, _, _)| *n == e.name)
+                                    .map(|(_, b, _)| *b);
+                                if let Some(broker_key) = broker_key {
+                                    for (name, source, value) in broker_sources(state, broker_key) {
+                                        e.synonyms.push(
+                                            DescribeConfigsSynonym::default()
+                                                .with_name(name)
+                                                .with_value(Some(value))
+                                                .with_source(source),
+                                        );
+                                    }
+                                }
                             }
                         }
                         r.with_configs(entries)
                     }
                 },
-                RESOURCE_BROKER => {
-                    if !res.resource_name.is_empty()
-                        && res.resource_name != state.meta.node_id.to_string()
-                    {
-                        return r
-                            .with_error_code(ErrorCode::InvalidRequest.code())
-                            .with_error_message(Some(format!(
-                                "Unknown broker {}",
-                                res.resource_name
-                            )));
-                    }
-                    let configs = crate::config::KEYS
-                        .iter()
-                        .filter(|k| {
-                            res.configuration_keys
-                                .as_ref()
-                                .is_none_or(|keys| keys.iter().any(|x| x == k.name))
-                        })
-                        .map(|k| {
-                            let sensitive = k.kind == crate::config::Type::Password;
-                            let value = if sensitive {
-                                None
-                            } else {
-                                state.config.get(k.name).map(String::from)
-                            };
-                            let kind = match k.kind {
-                                crate::config::Type::Int => TYPE_INT,
-                                crate::config::Type::Long => TYPE_LONG,
-                                crate::config::Type::Bool => TYPE_BOOLEAN,
-                                crate::config::Type::List => TYPE_LIST,
-                                crate::config::Type::String => TYPE_STRING,
-                                crate::config::Type::Password => 9,
-                            };
-                            DescribeConfigsResourceResult::default()
-                                .with_name(k.name.to_string())
-                                .with_value(value)
-                                .with_read_only(true)
-                                .with_is_default(!state.config.is_set(k.name))
-                                .with_config_source(if state.config.is_set(k.name) {
-                                    SOURCE_STATIC_BROKER
-                                } else {
-                                    SOURCE_DEFAULT
-                                })
-                                .with_is_sensitive(sensitive)
-                                .with_config_type(kind)
-                                .with_documentation(if req.include_documentation {
-                                    Some(k.doc.to_string())
-                                } else {
-                                    None
-                                })
-                        })
-                        .collect();
-                    r.with_configs(configs)
-                }
+                RESOURCE_BROKER => super::broker_configs::describe(
+                    state,
+                    r,
+                    res.configuration_keys.as_deref(),
+                    req.include_synonyms,
+                    req.include_documentation,
+                ),
                 other => r
                     .with_error_code(ErrorCode::InvalidRequest.code())
                     .with_error_message(Some(format!("Unsupported resource type {other}"))),
@@ -623,19 +640,41 @@ fn change_topic_configs(
     if validate_only {
         return Ok(());
     }
-    state
-        .logs
-        .update_config(topic, next.clone())
-        .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
-    state
-        .topics
-        .update(|topics| {
-            if let Some(t) = topics.get_mut(topic) {
-                t.configs = next;
-            }
-            Ok(())
-        })
-        .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))
+    // The whole new set of overrides replaces the old on the controller; every broker's
+    // publisher then applies it to its logs.
+    use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let request =
+        AlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+            .with_resource_type(RESOURCE_TOPIC)
+            .with_resource_name(topic.to_string())
+            .with_configs(
+                next.iter()
+                    .map(|(k, v)| {
+                        AlterableConfig::default()
+                            .with_name(k.clone())
+                            .with_value(Some(v.clone()))
+                    })
+                    .collect(),
+            )]);
+    let answer = state
+        .controller
+        .call(
+            kafka_protocol::ApiKey::AlterConfigs,
+            kafka_protocol::messages::RequestKind::AlterConfigs(request),
+            CONTROLLER_TIMEOUT,
+        )
+        .map_err(unanswered)?;
+    let ResponseKind::AlterConfigs(response) = answer else {
+        return Err(unanswered(ErrorCode::UnknownServerError));
+    };
+    match response.responses.into_iter().next() {
+        Some(r) if r.error_code != 0 => Err((
+            ErrorCode::from_code(r.error_code),
+            r.error_message.unwrap_or_default(),
+        )),
+        Some(_) => Ok(()),
+        None => Err(unanswered(ErrorCode::UnknownServerError)),
+    }
 }
 
 pub(super) fn alter_configs(state: &BrokerState, req: &AlterConfigsRequest) -> ResponseKind {
@@ -647,19 +686,28 @@ pub(super) fn alter_configs(state: &BrokerState, req: &AlterConfigsRequest) -> R
             let r = AlterConfigsResourceResponse::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
-            if res.resource_type != RESOURCE_TOPIC {
-                return r
-                    .with_error_code(ErrorCode::InvalidRequest.code())
-                    .with_error_message(Some("Only topic configs can be altered".into()));
-            }
-            let outcome =
-                change_topic_configs(state, &res.resource_name, req.validate_only, |_| {
-                    Ok(res
-                        .configs
-                        .iter()
-                        .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
-                        .collect())
-                });
+            let replace = |_: &BTreeMap<String, String>| {
+                Ok(res
+                    .configs
+                    .iter()
+                    .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+                    .collect())
+            };
+            let outcome = match res.resource_type {
+                RESOURCE_TOPIC => {
+                    change_topic_configs(state, &res.resource_name, req.validate_only, replace)
+                }
+                RESOURCE_BROKER => super::broker_configs::alter(
+                    state,
+                    &res.resource_name,
+                    req.validate_only,
+                    replace,
+                ),
+                other => Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
+            };
             match outcome {
                 Ok(()) => r,
                 Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(msg)),
@@ -681,82 +729,40 @@ pub(super) fn incremental_alter_configs(
             let r = AlterConfigsResourceResponse::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
-            if res.resource_type != RESOURCE_TOPIC {
-                return r
-                    .with_error_code(ErrorCode::InvalidRequest.code())
-                    .with_error_message(Some("Only topic configs can be altered".into()));
-            }
-            let outcome =
-                change_topic_configs(state, &res.resource_name, req.validate_only, |current| {
-                    let mut next = current.clone();
-                    for c in &res.configs {
-                        match c.config_operation {
-                            0 => {
-                                let v = c.value.clone().ok_or((
-                                    ErrorCode::InvalidRequest,
-                                    format!("Null value not supported for {}", c.name),
-                                ))?;
-                                next.insert(c.name.clone(), v);
-                            }
-                            1 => {
-                                next.remove(&c.name);
-                            }
-                            2 | 3 => {
-                                let kind = TOPIC_CONFIGS
-                                    .iter()
-                                    .find(|(n, _, _)| *n == c.name)
-                                    .map(|(_, _, t)| *t);
-                                if kind != Some(TYPE_LIST) {
-                                    return Err((
-                                        ErrorCode::InvalidConfig,
-                                        format!(
-                                            "Config value append is not allowed for config key: {}",
-                                            c.name
-                                        ),
-                                    ));
-                                }
-                                let defaults = topic_defaults(state);
-                                let existing = next
-                                    .get(&c.name)
-                                    .cloned()
-                                    .or_else(|| defaults.get(c.name.as_str()).cloned())
-                                    .unwrap_or_default();
-                                let mut items: Vec<String> = existing
-                                    .split(',')
-                                    .map(str::trim)
-                                    .filter(|s| !s.is_empty())
-                                    .map(String::from)
-                                    .collect();
-                                let changes: Vec<String> = c
-                                    .value
-                                    .clone()
-                                    .unwrap_or_default()
-                                    .split(',')
-                                    .map(str::trim)
-                                    .filter(|s| !s.is_empty())
-                                    .map(String::from)
-                                    .collect();
-                                if c.config_operation == 2 {
-                                    for v in changes {
-                                        if !items.contains(&v) {
-                                            items.push(v);
-                                        }
-                                    }
-                                } else {
-                                    items.retain(|v| !changes.contains(v));
-                                }
-                                next.insert(c.name.clone(), items.join(","));
-                            }
-                            op => {
-                                return Err((
-                                    ErrorCode::InvalidRequest,
-                                    format!("Unknown config operation {op}"),
-                                ))
-                            }
-                        }
-                    }
-                    Ok(next)
-                });
+            let outcome = match res.resource_type {
+                RESOURCE_TOPIC => {
+                    let defaults = topic_defaults(state);
+                    change_topic_configs(state, &res.resource_name, req.validate_only, |current| {
+                        incremental_edit(current, &res.configs, |name| {
+                            let kind = TOPIC_CONFIGS
+                                .iter()
+                                .find(|(n, _, _)| *n == name)
+                                .map(|(_, _, t)| *t);
+                            (kind == Some(TYPE_LIST))
+                                .then(|| defaults.get(name).cloned().unwrap_or_default())
+                        })
+                    })
+                }
+                RESOURCE_BROKER => {
+                    let current = state.dynamic.current();
+                    super::broker_configs::alter(
+                        state,
+                        &res.resource_name,
+                        req.validate_only,
+                        |values| {
+                            incremental_edit(values, &res.configs, |name| {
+                                crate::config::resolve(name)
+                                    .filter(|d| d.kind == crate::config::Type::List)
+                                    .map(|_| current.get(name).unwrap_or("").to_string())
+                            })
+                        },
+                    )
+                }
+                other => Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
+            };
             match outcome {
                 Ok(()) => r,
                 Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(msg)),
@@ -766,4 +772,67 @@ pub(super) fn incremental_alter_configs(
     ResponseKind::IncrementalAlterConfigs(
         IncrementalAlterConfigsResponse::default().with_responses(responses),
     )
+}
+
+/// IncrementalAlterConfigs' operations on `current`: SET (0), DELETE (1), APPEND (2) and
+/// SUBTRACT (3). `list_base(name)` is `Some(effective value)` for a list key (what APPEND and
+/// SUBTRACT start from when it is not set here), `None` for any other (which refuses them).
+fn incremental_edit(
+    current: &BTreeMap<String, String>,
+    configs: &[kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig],
+    list_base: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, (ErrorCode, String)> {
+    let mut next = current.clone();
+    for c in configs {
+        match c.config_operation {
+            0 => {
+                let v = c.value.clone().ok_or((
+                    ErrorCode::InvalidRequest,
+                    format!("Null value not supported for {}", c.name),
+                ))?;
+                next.insert(c.name.clone(), v);
+            }
+            1 => {
+                next.remove(&c.name);
+            }
+            2 | 3 => {
+                let Some(base) = list_base(&c.name) else {
+                    return Err((
+                        ErrorCode::InvalidConfig,
+                        format!(
+                            "Config value append is not allowed for config key: {}",
+                            c.name
+                        ),
+                    ));
+                };
+                let existing = next.get(&c.name).cloned().unwrap_or(base);
+                let split = |v: &str| -> Vec<String> {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                };
+                let mut items = split(&existing);
+                let changes = split(c.value.as_deref().unwrap_or_default());
+                if c.config_operation == 2 {
+                    for v in changes {
+                        if !items.contains(&v) {
+                            items.push(v);
+                        }
+                    }
+                } else {
+                    items.retain(|v| !changes.contains(v));
+                }
+                next.insert(c.name.clone(), items.join(","));
+            }
+            op => {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unknown config operation {op}"),
+                ))
+            }
+        }
+    }
+    Ok(next)
 }

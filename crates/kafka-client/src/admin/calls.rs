@@ -39,6 +39,7 @@ use kafka_protocol::messages::metadata_response::MetadataResponse;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::{ApiKey, ErrorCode};
 
+use super::acl::{AclBinding, AclBindingFilter};
 use super::convert;
 use super::types::{
     AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource, GroupDescription, GroupListing,
@@ -410,6 +411,135 @@ pub(super) fn list_consumer_group_offsets(
         .into_iter()
         .next()
         .map_or_else(|| Ok(BTreeMap::new()), |(_, r)| r)
+}
+
+/// The body of
+/// [`Admin::alter_consumer_group_offsets`](super::Admin::alter_consumer_group_offsets).
+pub(super) fn alter_consumer_group_offsets(
+    call: &mut Call<'_>,
+    group: &str,
+    offsets: &[(TopicPartition, i64)],
+) -> Result<Vec<(TopicPartition, Result<()>)>> {
+    let mut wanted: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    for (tp, offset) in offsets {
+        wanted.entry(tp.clone()).or_insert(*offset);
+    }
+    let results = call.drive(
+        vec![group.to_string()],
+        Call::route_to_coordinators,
+        |call, node, _| {
+            let resp = call.request(node, ApiKey::OffsetCommit, None, |_| {
+                Ok(RequestKind::OffsetCommit(convert::offset_commit_request(
+                    group, &wanted,
+                )))
+            })?;
+            match resp {
+                ResponseKind::OffsetCommit(r) => Ok([(
+                    group.to_string(),
+                    convert::offset_commit_results(&r, retry_at_coordinator),
+                )]
+                .into_iter()
+                .collect()),
+                other => Err(convert::unexpected("OffsetCommit", &other)),
+            }
+        },
+        retry_at_coordinator,
+    );
+    let mut answered = results
+        .into_iter()
+        .next()
+        .map_or_else(|| Ok(HashMap::new()), |(_, r)| r)?;
+    Ok(wanted
+        .into_keys()
+        .map(|tp| {
+            let result = answered.remove(&tp).unwrap_or_else(|| {
+                Err(Error::Other(format!(
+                    "{tp}: missing from the OffsetCommit response"
+                )))
+            });
+            (tp, result)
+        })
+        .collect())
+}
+
+/// The body of [`Admin::describe_acls`](super::Admin::describe_acls).
+pub(super) fn describe_acls(
+    call: &mut Call<'_>,
+    filter: &AclBindingFilter,
+) -> Result<Vec<AclBinding>> {
+    call.retrying(|call| {
+        let node = call.any_node()?;
+        let resp = call.request(node, ApiKey::DescribeAcls, None, |_| {
+            Ok(RequestKind::DescribeAcls(convert::describe_acls_request(
+                filter,
+            )))
+        })?;
+        match resp {
+            ResponseKind::DescribeAcls(r) => convert::described_acls(&r),
+            other => Err(convert::unexpected("DescribeAcls", &other)),
+        }
+    })
+}
+
+/// The body of [`Admin::create_acls`](super::Admin::create_acls).
+pub(super) fn create_acls(
+    call: &mut Call<'_>,
+    acls: &[AclBinding],
+) -> Result<Vec<(AclBinding, Result<()>)>> {
+    let acls = unique(acls.iter().cloned());
+    if acls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let results = call.retrying(|call| {
+        let node = call.any_node()?;
+        let resp = call.request(node, ApiKey::CreateAcls, None, |_| {
+            Ok(RequestKind::CreateAcls(convert::create_acls_request(&acls)))
+        })?;
+        match resp {
+            ResponseKind::CreateAcls(r) => Ok(r.results),
+            other => Err(convert::unexpected("CreateAcls", &other)),
+        }
+    })?;
+    Ok(convert::create_acls_results(acls, &results))
+}
+
+/// The body of [`Admin::delete_acls`](super::Admin::delete_acls).
+pub(super) fn delete_acls(
+    call: &mut Call<'_>,
+    filters: &[AclBindingFilter],
+) -> Result<Vec<(AclBindingFilter, Result<Vec<AclBinding>>)>> {
+    let filters = unique(filters.iter().cloned());
+    if filters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let results = call.retrying(|call| {
+        let node = call.any_node()?;
+        let resp = call.request(node, ApiKey::DeleteAcls, None, |_| {
+            Ok(RequestKind::DeleteAcls(convert::delete_acls_request(
+                &filters,
+            )))
+        })?;
+        match resp {
+            ResponseKind::DeleteAcls(r) => Ok(r.filter_results),
+            other => Err(convert::unexpected("DeleteAcls", &other)),
+        }
+    })?;
+    Ok(convert::delete_acls_results(filters, &results))
+}
+
+/// Per-partition errors of DeleteRecords that a leader lookup may cure.
+fn retry_at_leader(e: &Error) -> bool {
+    match e {
+        Error::Kafka { code, .. } => matches!(
+            code,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
+                | ErrorCode::RequestTimedOut
+        ),
+        other => other.is_retriable(),
+    }
 }
 
 /// The items of `iter` without repeats, first occurrence first.
@@ -1084,6 +1214,105 @@ impl<'a> Call<'a> {
             }
         }
         Ok(done)
+    }
+
+    /// DeleteRecords of each partition at its leader: the records before each offset
+    /// (-1: the high watermark) are deleted; each answer is the new low watermark. Leaders
+    /// are looked up again for partitions whose leader moved.
+    pub(super) fn delete_records(
+        &mut self,
+        before: &[(TopicPartition, i64)],
+    ) -> Result<BTreeMap<TopicPartition, Result<i64>>> {
+        let mut pending: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        for (tp, offset) in before {
+            pending.entry(tp.clone()).or_insert(*offset);
+        }
+        let mut done = BTreeMap::new();
+        while !pending.is_empty() {
+            let topics: Vec<String> = pending
+                .keys()
+                .map(|tp| tp.topic.to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let meta = self.fetch_metadata(Some(&topics))?;
+            let mut last: Option<Error> = None;
+            let mut by_leader: BTreeMap<NodeId, Vec<(TopicPartition, i64)>> = BTreeMap::new();
+            for (tp, offset) in &pending {
+                match convert::leader_of(&meta, tp) {
+                    Ok(leader) => by_leader
+                        .entry(leader)
+                        .or_default()
+                        .push((tp.clone(), *offset)),
+                    // Fresh metadata saying the partition does not exist is final, as in
+                    // Java's deleteRecords; a missing leader is not.
+                    Err(e) if retry_at_leader(&e) => last = Some(e),
+                    Err(e) => {
+                        done.insert(tp.clone(), Err(e));
+                    }
+                }
+            }
+            for tp in done.keys() {
+                pending.remove(tp);
+            }
+            for (leader, parts) in by_leader {
+                match self.delete_records_on(leader, &parts) {
+                    Ok(results) => {
+                        for (tp, result) in results {
+                            if !pending.contains_key(&tp) {
+                                continue;
+                            }
+                            match result {
+                                Err(e) if retry_at_leader(&e) => last = Some(e),
+                                result => {
+                                    pending.remove(&tp);
+                                    done.insert(tp, result);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) if e.is_retriable() => last = Some(e),
+                    Err(e) => {
+                        for (tp, _) in parts {
+                            pending.remove(&tp);
+                            done.insert(tp, Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            let failure = last.unwrap_or_else(|| {
+                Error::Other(format!(
+                    "no low watermarks for {} partitions in the answers",
+                    pending.len()
+                ))
+            });
+            if let Some(fin) = self.backoff(&failure) {
+                for (tp, _) in std::mem::take(&mut pending) {
+                    done.insert(tp, Err(fin.clone()));
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    fn delete_records_on(
+        &mut self,
+        leader: NodeId,
+        parts: &[(TopicPartition, i64)],
+    ) -> Result<Vec<(TopicPartition, Result<i64>)>> {
+        let timeout_ms = self.request_timeout_ms();
+        let resp = self.request(leader, ApiKey::DeleteRecords, None, |_| {
+            Ok(RequestKind::DeleteRecords(convert::delete_records_request(
+                parts, timeout_ms,
+            )))
+        })?;
+        match resp {
+            ResponseKind::DeleteRecords(r) => Ok(convert::delete_records_results(&r)),
+            other => Err(convert::unexpected("DeleteRecords", &other)),
+        }
     }
 
     fn list_offsets_on(

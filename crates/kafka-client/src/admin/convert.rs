@@ -8,10 +8,20 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::consumer_protocol_assignment::ConsumerProtocolAssignment;
+use kafka_protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
+use kafka_protocol::messages::create_acls_response::AclCreationResult;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsResponse;
 use kafka_protocol::messages::create_topics_response::CreateTopicsResponse;
+use kafka_protocol::messages::delete_acls_request::{DeleteAclsFilter, DeleteAclsRequest};
+use kafka_protocol::messages::delete_acls_response::DeleteAclsFilterResult;
 use kafka_protocol::messages::delete_groups_response::DeleteGroupsResponse;
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+};
+use kafka_protocol::messages::delete_records_response::DeleteRecordsResponse;
 use kafka_protocol::messages::delete_topics_response::DeleteTopicsResponse;
+use kafka_protocol::messages::describe_acls_request::DescribeAclsRequest;
+use kafka_protocol::messages::describe_acls_response::DescribeAclsResponse;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterResponse;
 use kafka_protocol::messages::describe_configs_response::DescribeConfigsResponse;
 use kafka_protocol::messages::describe_groups_response::{DescribeGroupsResponse, DescribedGroup};
@@ -20,9 +30,16 @@ use kafka_protocol::messages::list_groups_response::ListGroupsResponse;
 use kafka_protocol::messages::list_offsets_response::ListOffsetsResponse;
 use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_protocol::messages::metadata_response::MetadataResponse;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_commit_response::OffsetCommitResponse;
 use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponse;
 use kafka_protocol::{Decodable, ErrorCode, Message};
 
+use super::acl::{
+    AclBinding, AclBindingFilter, AclOperation, AclPatternType, AclPermissionType, AclResourceType,
+};
 use super::types::{
     AlterConfigOp, AlterConfigOpType, ClusterDescription, ConfigEntry, ConfigResource,
     ConfigResourceType, ConfigSource, GroupDescription, GroupListing, MemberDescription,
@@ -587,6 +604,262 @@ pub(super) fn list_offsets_results(r: &ListOffsetsResponse) -> Vec<(TopicPartiti
     out
 }
 
+/// An OffsetCommit of `offsets` for `group` from outside the group: generation -1 and no
+/// member id, which the coordinator accepts only while the group has no members.
+pub(super) fn offset_commit_request(
+    group: &str,
+    offsets: &BTreeMap<TopicPartition, i64>,
+) -> OffsetCommitRequest {
+    let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
+    for (tp, offset) in offsets {
+        let p = OffsetCommitRequestPartition::default()
+            .with_partition_index(tp.partition)
+            .with_committed_offset(*offset);
+        match topics.last_mut() {
+            Some(t) if t.name == *tp.topic => t.partitions.push(p),
+            _ => topics.push(
+                OffsetCommitRequestTopic::default()
+                    .with_name(tp.topic.to_string())
+                    .with_partitions(vec![p]),
+            ),
+        }
+    }
+    OffsetCommitRequest::default()
+        .with_group_id(group.to_string())
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(String::new())
+        .with_topics(topics)
+}
+
+/// Per-partition results of OffsetCommit. The coordinator answers group-level errors on
+/// every partition; one that `group_retry` accepts (the coordinator moved or is loading) is
+/// returned as the group's error, so that the whole commit is tried again.
+pub(super) fn offset_commit_results(
+    r: &OffsetCommitResponse,
+    group_retry: impl Fn(&Error) -> bool,
+) -> Result<HashMap<TopicPartition, Result<()>>> {
+    let mut out = HashMap::new();
+    for t in &r.topics {
+        let topic: Arc<str> = Arc::from(t.name.as_str());
+        for p in &t.partitions {
+            let tp = TopicPartition::new(Arc::clone(&topic), p.partition_index);
+            let result = match item_error(&tp, p.error_code, None) {
+                Some(e) if group_retry(&e) => return Err(e),
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+            out.insert(tp, result);
+        }
+    }
+    Ok(out)
+}
+
+/// DeleteRecords of `parts` (grouped by topic).
+pub(super) fn delete_records_request(
+    parts: &[(TopicPartition, i64)],
+    timeout_ms: i32,
+) -> DeleteRecordsRequest {
+    let mut topics: BTreeMap<&str, Vec<DeleteRecordsPartition>> = BTreeMap::new();
+    for (tp, offset) in parts {
+        topics.entry(&tp.topic).or_default().push(
+            DeleteRecordsPartition::default()
+                .with_partition_index(tp.partition)
+                .with_offset(*offset),
+        );
+    }
+    DeleteRecordsRequest::default()
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(name, partitions)| {
+                    DeleteRecordsTopic::default()
+                        .with_name(name.to_string())
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        )
+        .with_timeout_ms(timeout_ms)
+}
+
+/// Per-partition results of DeleteRecords: the new low watermark.
+pub(super) fn delete_records_results(
+    r: &DeleteRecordsResponse,
+) -> Vec<(TopicPartition, Result<i64>)> {
+    let mut out = Vec::new();
+    for t in &r.topics {
+        let topic: Arc<str> = Arc::from(t.name.as_str());
+        for p in &t.partitions {
+            let tp = TopicPartition::new(Arc::clone(&topic), p.partition_index);
+            let result = match item_error(&tp, p.error_code, None) {
+                Some(e) => Err(e),
+                None => Ok(p.low_watermark),
+            };
+            out.push((tp, result));
+        }
+    }
+    out
+}
+
+/// DescribeAcls of what `filter` matches.
+pub(super) fn describe_acls_request(filter: &AclBindingFilter) -> DescribeAclsRequest {
+    DescribeAclsRequest::default()
+        .with_resource_type_filter(filter.resource_type.code())
+        .with_resource_name_filter(filter.resource_name.clone())
+        .with_pattern_type_filter(filter.pattern_type.code())
+        .with_principal_filter(filter.principal.clone())
+        .with_host_filter(filter.host.clone())
+        .with_operation(filter.operation.code())
+        .with_permission_type(filter.permission.code())
+}
+
+/// An ACL from its wire fields; `None` when a code is one this client does not know (a
+/// newer broker's), which callers skip rather than fail the whole listing.
+#[allow(clippy::too_many_arguments)]
+fn acl_binding(
+    resource_type: i8,
+    resource_name: &str,
+    pattern_type: i8,
+    principal: &str,
+    host: &str,
+    operation: i8,
+    permission: i8,
+) -> Option<AclBinding> {
+    let binding = (|| {
+        Some(AclBinding {
+            resource_type: AclResourceType::from_code(resource_type)?,
+            resource_name: resource_name.to_string(),
+            pattern_type: AclPatternType::from_code(pattern_type)?,
+            principal: principal.to_string(),
+            host: host.to_string(),
+            operation: AclOperation::from_code(operation)?,
+            permission: AclPermissionType::from_code(permission)?,
+        })
+    })();
+    if binding.is_none() {
+        tracing::warn!(
+            resource_type,
+            pattern_type,
+            operation,
+            permission,
+            "skipping an ACL with codes this client does not know"
+        );
+    }
+    binding
+}
+
+/// The ACLs of a DescribeAcls answer, or its error (SECURITY_DISABLED from brokers without
+/// an authorizer).
+pub(super) fn described_acls(r: &DescribeAclsResponse) -> Result<Vec<AclBinding>> {
+    if let Some(e) = item_error("DescribeAcls", r.error_code, r.error_message.as_deref()) {
+        return Err(e);
+    }
+    Ok(r.resources
+        .iter()
+        .flat_map(|res| {
+            res.acls.iter().filter_map(move |a| {
+                acl_binding(
+                    res.resource_type,
+                    &res.resource_name,
+                    res.pattern_type,
+                    &a.principal,
+                    &a.host,
+                    a.operation,
+                    a.permission_type,
+                )
+            })
+        })
+        .collect())
+}
+
+/// CreateAcls of `acls`.
+pub(super) fn create_acls_request(acls: &[AclBinding]) -> CreateAclsRequest {
+    CreateAclsRequest::default().with_creations(
+        acls.iter()
+            .map(|a| {
+                AclCreation::default()
+                    .with_resource_type(a.resource_type.code())
+                    .with_resource_name(a.resource_name.clone())
+                    .with_resource_pattern_type(a.pattern_type.code())
+                    .with_principal(a.principal.clone())
+                    .with_host(a.host.clone())
+                    .with_operation(a.operation.code())
+                    .with_permission_type(a.permission.code())
+            })
+            .collect(),
+    )
+}
+
+/// CreateAcls answers in the order of the creations asked for.
+pub(super) fn create_acls_results(
+    acls: Vec<AclBinding>,
+    results: &[AclCreationResult],
+) -> Vec<(AclBinding, Result<()>)> {
+    acls.into_iter()
+        .enumerate()
+        .map(|(i, acl)| {
+            let result = match results.get(i) {
+                Some(r) => item_result(&acl, r.error_code, r.error_message.as_deref()),
+                None => Err(Error::Other(format!("{acl}: missing from the answer"))),
+            };
+            (acl, result)
+        })
+        .collect()
+}
+
+/// DeleteAcls of what `filters` match.
+pub(super) fn delete_acls_request(filters: &[AclBindingFilter]) -> DeleteAclsRequest {
+    DeleteAclsRequest::default().with_filters(
+        filters
+            .iter()
+            .map(|f| {
+                DeleteAclsFilter::default()
+                    .with_resource_type_filter(f.resource_type.code())
+                    .with_resource_name_filter(f.resource_name.clone())
+                    .with_pattern_type_filter(f.pattern_type.code())
+                    .with_principal_filter(f.principal.clone())
+                    .with_host_filter(f.host.clone())
+                    .with_operation(f.operation.code())
+                    .with_permission_type(f.permission.code())
+            })
+            .collect(),
+    )
+}
+
+/// DeleteAcls answers in the order of the filters: the ACLs each deleted.
+pub(super) fn delete_acls_results(
+    filters: Vec<AclBindingFilter>,
+    results: &[DeleteAclsFilterResult],
+) -> Vec<(AclBindingFilter, Result<Vec<AclBinding>>)> {
+    filters
+        .into_iter()
+        .enumerate()
+        .map(|(i, filter)| {
+            let result = match results.get(i) {
+                None => Err(Error::Other(format!("{filter}: missing from the answer"))),
+                Some(r) => match item_error(&filter, r.error_code, r.error_message.as_deref()) {
+                    Some(e) => Err(e),
+                    None => Ok(r
+                        .matching_acls
+                        .iter()
+                        .filter_map(|m| {
+                            acl_binding(
+                                m.resource_type,
+                                &m.resource_name,
+                                m.pattern_type,
+                                &m.principal,
+                                &m.host,
+                                m.operation,
+                                m.permission_type,
+                            )
+                        })
+                        .collect()),
+                },
+            };
+            (filter, result)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -966,5 +1239,147 @@ mod tests {
             committed_offsets(&failed, "g").unwrap_err().code(),
             Some(ErrorCode::NotCoordinator)
         );
+    }
+
+    #[test]
+    fn offset_commit_from_outside_the_group_groups_by_topic() {
+        let offsets: BTreeMap<TopicPartition, i64> = [
+            (TopicPartition::new("a", 0), 5),
+            (TopicPartition::new("a", 1), 6),
+            (TopicPartition::new("b", 0), 7),
+        ]
+        .into_iter()
+        .collect();
+        let r = offset_commit_request("g", &offsets);
+        assert_eq!(
+            (r.generation_id_or_member_epoch, r.member_id.as_str()),
+            (-1, "")
+        );
+        let shape: Vec<(&str, Vec<(i32, i64)>)> = r
+            .topics
+            .iter()
+            .map(|t| {
+                let ps = t
+                    .partitions
+                    .iter()
+                    .map(|p| (p.partition_index, p.committed_offset));
+                (t.name.as_str(), ps.collect())
+            })
+            .collect();
+        assert_eq!(shape, [("a", vec![(0, 5), (1, 6)]), ("b", vec![(0, 7)])]);
+    }
+
+    #[test]
+    fn offset_commit_results_retry_coordinator_errors_as_the_groups() {
+        use kafka_protocol::messages::offset_commit_response::{
+            OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+        };
+        let answer = |codes: &[ErrorCode]| {
+            OffsetCommitResponse::default().with_topics(vec![OffsetCommitResponseTopic::default()
+                .with_name("t".into())
+                .with_partitions(
+                    codes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(i as i32)
+                                .with_error_code(c.code())
+                        })
+                        .collect(),
+                )])
+        };
+        let retry = |e: &Error| e.code() == Some(ErrorCode::NotCoordinator);
+        let ok = offset_commit_results(
+            &answer(&[ErrorCode::None, ErrorCode::UnknownMemberId]),
+            retry,
+        )
+        .unwrap();
+        assert!(ok[&TopicPartition::new("t", 0)].is_ok());
+        assert_eq!(
+            code(&ok[&TopicPartition::new("t", 1)]),
+            Some(ErrorCode::UnknownMemberId)
+        );
+        let moved = offset_commit_results(&answer(&[ErrorCode::NotCoordinator]), retry);
+        assert_eq!(moved.unwrap_err().code(), Some(ErrorCode::NotCoordinator));
+    }
+
+    #[test]
+    fn delete_records_answers_low_watermarks_or_errors() {
+        use kafka_protocol::messages::delete_records_response::{
+            DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+        };
+        let req = delete_records_request(
+            &[
+                (TopicPartition::new("t", 1), 9),
+                (TopicPartition::new("t", 0), -1),
+            ],
+            100,
+        );
+        assert_eq!(req.topics.len(), 1);
+        assert_eq!(req.topics[0].partitions.len(), 2);
+        let r =
+            DeleteRecordsResponse::default().with_topics(vec![DeleteRecordsTopicResult::default()
+                .with_name("t".into())
+                .with_partitions(vec![
+                    DeleteRecordsPartitionResult::default()
+                        .with_partition_index(0)
+                        .with_low_watermark(4),
+                    DeleteRecordsPartitionResult::default()
+                        .with_partition_index(1)
+                        .with_low_watermark(-1)
+                        .with_error_code(ErrorCode::OffsetOutOfRange.code()),
+                ])]);
+        let results = delete_records_results(&r);
+        assert_eq!(results[0].1.as_ref().ok(), Some(&4));
+        assert_eq!(
+            results[1].1.as_ref().unwrap_err().code(),
+            Some(ErrorCode::OffsetOutOfRange)
+        );
+    }
+
+    #[test]
+    fn acl_answers() {
+        use kafka_protocol::messages::describe_acls_response::{
+            AclDescription, DescribeAclsResource,
+        };
+        let disabled = DescribeAclsResponse::default()
+            .with_error_code(ErrorCode::SecurityDisabled.code())
+            .with_error_message(Some("No Authorizer is configured.".into()));
+        let e = described_acls(&disabled).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::SecurityDisabled));
+        assert!(e.to_string().contains("No Authorizer"), "{e}");
+
+        let listed =
+            DescribeAclsResponse::default().with_resources(vec![DescribeAclsResource::default()
+                .with_resource_type(2)
+                .with_resource_name("t".into())
+                .with_pattern_type(3)
+                .with_acls(vec![
+                    AclDescription::default()
+                        .with_principal("User:a".into())
+                        .with_host("*".into())
+                        .with_operation(3)
+                        .with_permission_type(3),
+                    // An operation from a newer broker is skipped, not fatal.
+                    AclDescription::default()
+                        .with_principal("User:b".into())
+                        .with_host("*".into())
+                        .with_operation(99)
+                        .with_permission_type(3),
+                ])]);
+        let acls = described_acls(&listed).unwrap();
+        assert_eq!(acls.len(), 1);
+        assert_eq!(acls[0].operation, AclOperation::Read);
+        assert_eq!(acls[0].resource_type, AclResourceType::Topic);
+
+        let created = create_acls_results(
+            acls.clone(),
+            &[AclCreationResult::default().with_error_code(ErrorCode::SecurityDisabled.code())],
+        );
+        assert_eq!(code(&created[0].1), Some(ErrorCode::SecurityDisabled));
+        let deleted =
+            delete_acls_results(vec![AclBindingFilter::any(), AclBindingFilter::any()], &[]);
+        assert!(deleted.iter().all(|(_, r)| r.is_err()));
     }
 }

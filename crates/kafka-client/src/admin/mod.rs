@@ -7,8 +7,9 @@
 //!
 //! Requests go where Kafka's Java client sends them: topic creation, deletion and new
 //! partitions to the controller (as metadata names it); group calls to the group's
-//! coordinator (FindCoordinator); ListOffsets to each partition's leader; broker
-//! configurations to that broker; everything else to the least loaded broker.
+//! coordinator (FindCoordinator); broker configurations to that broker; ListOffsets and
+//! DeleteRecords to each partition's leader; everything else (ACLs too) to the least loaded
+//! broker.
 //!
 //! What may succeed when tried again is tried again, waiting `retry.backoff.ms` (doubling up
 //! to `retry.backoff.max.ms`) in between, at most `admin.request.retries` times and never past
@@ -23,6 +24,7 @@
 //! that return one value (`describe_topics`, `describe_groups`, `list_offsets`) fail with the
 //! first item's error, as Java's `all()` does.
 
+mod acl;
 mod calls;
 mod convert;
 mod types;
@@ -37,6 +39,9 @@ use crate::network_client::NetworkClient;
 use crate::types::TopicPartition;
 use calls::Call;
 
+pub use acl::{
+    AclBinding, AclBindingFilter, AclOperation, AclPatternType, AclPermissionType, AclResourceType,
+};
 pub use types::{
     AlterConfigOp, AlterConfigOpType, ClusterDescription, ConfigEntry, ConfigResource,
     ConfigResourceType, ConfigSource, GroupDescription, GroupListing, MemberDescription, NewTopic,
@@ -255,6 +260,65 @@ impl Admin {
         timeout: Option<Duration>,
     ) -> Result<BTreeMap<TopicPartition, i64>> {
         self.run("listOffsets", timeout, |call| call.list_offsets(partitions))
+    }
+
+    /// Commits `offsets` for `group` from outside it (OffsetCommit with no member to its
+    /// coordinator), as Java's `alterConsumerGroupOffsets`; the coordinator accepts it only
+    /// while the group has no members (else UNKNOWN_MEMBER_ID for each partition). The outer
+    /// error is the group's (coordinator not found, retries used up); the rest are per
+    /// partition, sorted.
+    pub fn alter_consumer_group_offsets(
+        &self,
+        group: &str,
+        offsets: &[(TopicPartition, i64)],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<(TopicPartition, Result<()>)>> {
+        self.run("alterConsumerGroupOffsets", timeout, |call| {
+            calls::alter_consumer_group_offsets(call, group, offsets)
+        })
+    }
+
+    /// Deletes the records of each partition before the given offset (-1: its high
+    /// watermark) with DeleteRecords to its leader; each result is the partition's new low
+    /// watermark (log start offset).
+    pub fn delete_records(
+        &self,
+        before: &[(TopicPartition, i64)],
+        timeout: Option<Duration>,
+    ) -> Result<BTreeMap<TopicPartition, Result<i64>>> {
+        self.run("deleteRecords", timeout, |call| call.delete_records(before))
+    }
+
+    /// The ACLs `filter` matches (DescribeAcls). Brokers without an authorizer answer
+    /// SECURITY_DISABLED.
+    pub fn describe_acls(
+        &self,
+        filter: &AclBindingFilter,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<AclBinding>> {
+        self.run("describeAcls", timeout, |call| {
+            calls::describe_acls(call, filter)
+        })
+    }
+
+    /// Creates `acls` (CreateAcls), with a result for each in the order given.
+    pub fn create_acls(
+        &self,
+        acls: &[AclBinding],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<(AclBinding, Result<()>)>> {
+        self.run("createAcls", timeout, |call| calls::create_acls(call, acls))
+    }
+
+    /// Deletes the ACLs each filter matches (DeleteAcls); each result lists those deleted.
+    pub fn delete_acls(
+        &self,
+        filters: &[AclBindingFilter],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<(AclBindingFilter, Result<Vec<AclBinding>>)>> {
+        self.run("deleteAcls", timeout, |call| {
+            calls::delete_acls(call, filters)
+        })
     }
 }
 

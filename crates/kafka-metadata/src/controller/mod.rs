@@ -517,7 +517,15 @@ impl QuorumController {
         }
         let existing = self.speculative.broker(id).cloned();
         if let Some(e) = &existing {
-            if e.incarnation_id != request.incarnation_id && self.session_alive(id, now_ms) {
+            // Another live process with this id is refused, unless the new one proves it is
+            // the restart of the registered one: it stopped cleanly and kept its epoch
+            // (Kafka's KIP-966 `previousBrokerEpoch`).
+            let restart_of_registered =
+                request.previous_broker_epoch >= 0 && request.previous_broker_epoch == e.epoch;
+            if e.incarnation_id != request.incarnation_id
+                && self.session_alive(id, now_ms)
+                && !restart_of_registered
+            {
                 return Ok(refuse(ErrorCode::DuplicateBrokerRegistration));
             }
         }

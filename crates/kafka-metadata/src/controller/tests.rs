@@ -227,6 +227,19 @@ fn a_second_incarnation_with_a_live_session_is_a_duplicate() {
     let no_mv = request.clone().with_features(Vec::new());
     let r = h.controller.register_broker(h.now, &no_mv).unwrap();
     assert_eq!(r.response.error_code, ErrorCode::UnsupportedVersion.code());
+    // A clean restart names the epoch it had: the registered broker is itself, not a rival.
+    let registered = h.controller.committed().broker(1).unwrap().epoch;
+    let wrong_epoch = request.clone().with_previous_broker_epoch(registered + 7);
+    let r = h.controller.register_broker(h.now, &wrong_epoch).unwrap();
+    assert_eq!(
+        r.response.error_code,
+        ErrorCode::DuplicateBrokerRegistration.code()
+    );
+    let restart = request.clone().with_previous_broker_epoch(registered);
+    let r = h.controller.register_broker(h.now, &restart).unwrap();
+    assert_eq!(r.response.error_code, 0);
+    h.controller.on_leadership_lost();
+    h.controller.on_became_leader(h.now);
     // Once the old session expired, the new incarnation takes over.
     h.now += 10_000;
     let r = h.controller.register_broker(h.now, &request).unwrap();

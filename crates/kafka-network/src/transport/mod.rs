@@ -63,6 +63,17 @@ impl SecurityProtocol {
         }
     }
 
+    /// Kafka's id (`SecurityProtocol.id`), as broker registrations carry it: PLAINTEXT 0,
+    /// SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3.
+    pub fn id(self) -> i16 {
+        match self {
+            SecurityProtocol::Plaintext => 0,
+            SecurityProtocol::Ssl => 1,
+            SecurityProtocol::SaslPlaintext => 2,
+            SecurityProtocol::SaslSsl => 3,
+        }
+    }
+
     /// Parses Kafka's name, case-insensitively.
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_uppercase().as_str() {

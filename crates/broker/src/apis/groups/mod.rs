@@ -47,6 +47,12 @@ use shard::GroupShard;
 /// The internal topic holding the coordinator's records.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// Partitions `topic` has (0 if it does not exist), for the group APIs that answer
+/// UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist.
+pub(crate) fn partition_count(state: &BrokerState, topic: &str) -> i32 {
+    state.topics.get(topic).map_or(0, |t| t.partitions)
+}
+
 /// Wakes the timer thread when a request changed a coordinator's deadlines. The flag keeps a
 /// wake-up sent while the thread was busy from being lost.
 #[derive(Debug, Default)]
@@ -88,8 +94,7 @@ pub struct GroupService {
     refusing: Mutex<GroupCoordinator>,
     /// Held while a partition loads, so two requests racing to load it replay it once.
     loading: Mutex<()>,
-    /// Held while `__consumer_offsets` is created (single node).
-    creating: Mutex<()>,
+
     wakeup: Arc<Wakeup>,
     stop: AtomicBool,
     appends: std::sync::OnceLock<Arc<super::FetchPurgatory>>,
@@ -133,7 +138,7 @@ impl GroupService {
             partitions: AtomicI32::new(0),
             refusing: Mutex::new(refusing),
             loading: Mutex::new(()),
-            creating: Mutex::new(()),
+
             wakeup: Arc::default(),
             stop: AtomicBool::new(false),
             appends: std::sync::OnceLock::new(),
@@ -371,122 +376,88 @@ fn append_error_code(e: &crate::Error) -> ErrorCode {
     }
 }
 
-/// Makes this broker, which is the whole cluster, the coordinator of every `__consumer_offsets`
-/// partition that exists, taking over the data directories of earlier versions (one
-/// `__consumer_offsets-0` outside the topic registry: registered as a topic of as many
-/// partitions as it has logs, so every group still hashes to the partition holding its
-/// offsets).
-pub(crate) fn start_single_node(state: &BrokerState) -> Result<()> {
-    let partitions = match state.topics.get(OFFSETS_TOPIC) {
-        Some(t) => t.partitions,
-        None => {
-            let legacy = state
-                .logs
-                .topics()
-                .get(OFFSETS_TOPIC)
-                .map_or(0, |p| p.len() as i32);
-            if legacy > 0 {
-                register_offsets_topic(state, legacy)?;
-                state
-                    .logs
-                    .update_config(OFFSETS_TOPIC, offsets_topic_configs())?;
-                tracing::info!(
-                    partitions = legacy,
-                    "registered the existing {OFFSETS_TOPIC} logs as a compacted topic"
-                );
+/// Asks the active controller for `__consumer_offsets` on the first FindCoordinator for a
+/// group, as Kafka's `AutoTopicCreationManager` does: `offsets.topic.num.partitions`
+/// partitions, `offsets.topic.replication.factor` replicas capped at the live brokers,
+/// compacted. Waits a little for it, so a single node answers the first lookup at once.
+fn ensure_offsets_topic(state: &BrokerState) {
+    if state
+        .metadata
+        .image()
+        .topic_by_name(OFFSETS_TOPIC)
+        .is_some()
+    {
+        return;
+    }
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    let live = state.metadata.image().live_brokers().count().max(1);
+    let replication = usize::try_from(state.cluster.controller.offsets_topic_replication_factor)
+        .unwrap_or(1)
+        .clamp(1, live);
+    let request = kafka_protocol::messages::CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(OFFSETS_TOPIC.to_string())
+            .with_num_partitions(state.cluster.controller.offsets_topic_num_partitions)
+            .with_replication_factor(i16::try_from(replication).unwrap_or(1))
+            .with_configs(
+                offsets_topic_configs()
+                    .into_iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(k)
+                            .with_value(Some(v))
+                    })
+                    .collect(),
+            )]);
+    match state.controller.call(
+        kafka_protocol::ApiKey::CreateTopics,
+        kafka_protocol::messages::RequestKind::CreateTopics(request),
+        Duration::from_secs(5),
+    ) {
+        Ok(ResponseKind::CreateTopics(r)) => {
+            if let Some(t) = r.topics.first().filter(|t| {
+                t.error_code != 0 && t.error_code != ErrorCode::TopicAlreadyExists.code()
+            }) {
+                tracing::warn!(code = t.error_code, message = ?t.error_message, "creating {OFFSETS_TOPIC} failed");
             }
-            legacy
         }
-    };
-    load_all(state, partitions)
-}
-
-fn load_all(state: &BrokerState, partitions: i32) -> Result<()> {
-    state.groups.set_partition_count(partitions);
-    for p in 0..partitions {
-        state.groups.load(p)?;
+        Ok(_) => {}
+        Err(code) => tracing::info!(?code, "{OFFSETS_TOPIC} not created yet"),
     }
-    Ok(())
 }
 
-fn register_offsets_topic(state: &BrokerState, partitions: i32) -> Result<()> {
-    let configs = offsets_topic_configs();
-    state.topics.update(|topics| {
-        topics
-            .entry(OFFSETS_TOPIC.to_string())
-            .or_insert_with(|| crate::metadata::TopicInfo {
-                name: OFFSETS_TOPIC.to_string(),
-                id: crate::metadata::random_uuid(),
-                partitions,
-                configs,
-            });
-        Ok(())
-    })
-}
-
-/// Creates `__consumer_offsets` on the first FindCoordinator for a group, as Kafka does, with
-/// `offsets.topic.num.partitions` partitions, and becomes the coordinator of all of them.
-fn ensure_offsets_topic(state: &BrokerState) -> Result<()> {
-    if state.groups.partition_count() > 0 {
-        return Ok(());
-    }
-    let _one_at_a_time = state
-        .groups
-        .creating
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if state.groups.partition_count() > 0 {
-        return Ok(());
-    }
-    let partitions = state
-        .config
-        .get("offsets.topic.num.partitions")
-        .and_then(|v| v.parse::<i32>().ok())
-        .unwrap_or(50)
-        .max(1);
-    register_offsets_topic(state, partitions)?;
-    let partitions = state
-        .topics
-        .get(OFFSETS_TOPIC)
-        .map_or(partitions, |t| t.partitions);
-    load_all(state, partitions)?;
-    tracing::info!(partitions, "created {OFFSETS_TOPIC}");
-    Ok(())
-}
-
-/// FindCoordinator: the leader of the group's `__consumer_offsets` partition (this broker);
-/// transactions are not served.
+/// FindCoordinator: the leader of the group's `__consumer_offsets` partition, once it has
+/// loaded the partition's groups; transactions are not served.
 pub(crate) fn find_coordinator(
     state: &BrokerState,
     request: &RequestContext,
     req: &FindCoordinatorRequest,
 ) -> ResponseKind {
-    let node = state.meta.node_id;
-    let endpoints = state.endpoints();
-    let endpoint = endpoints
-        .iter()
-        .find(|e| e.listener == *request.listener)
-        .or_else(|| endpoints.first());
-    let offsets_topic = if req.key_type == 0 {
-        ensure_offsets_topic(state).map_err(|e| {
-            tracing::warn!(error = %e, "creating {OFFSETS_TOPIC} failed");
-        })
-    } else {
-        Err(())
-    };
+    if req.key_type == 0 {
+        ensure_offsets_topic(state);
+    }
+    let image = state.metadata.image();
+    let partitions = image.partitions(OFFSETS_TOPIC);
     let answer = |key: &str| -> Coordinator {
         let c = Coordinator::default().with_key(key.to_string());
-        let coordinated = offsets_topic.is_ok()
-            && state
-                .groups
-                .partition_for(key)
-                .is_some_and(|p| state.groups.is_loaded(p));
-        match (coordinated, endpoint) {
-            (true, Some(e)) => c
-                .with_node_id(node)
-                .with_host(e.host.clone())
-                .with_port(e.port),
-            _ => c
+        let coordinator = partitions.filter(|_| req.key_type == 0).and_then(|parts| {
+            let count = i32::try_from(parts.len()).ok()?;
+            let p = offsets_partition_for(key, count);
+            let leader = parts.get(&p)?.leader;
+            // This broker answers for itself only once the groups are loaded.
+            if leader == state.meta.node_id && !state.groups.is_loaded(p) {
+                return None;
+            }
+            let broker = image.broker(leader).filter(|b| !b.fenced)?;
+            let endpoint = broker
+                .endpoint(&request.listener)
+                .or_else(|| broker.endpoints.first())?;
+            Some((leader, endpoint.host.clone(), i32::from(endpoint.port)))
+        });
+        match coordinator {
+            Some((node, host, port)) => c.with_node_id(node).with_host(host).with_port(port),
+            None => c
                 .with_node_id(-1)
                 .with_port(-1)
                 .with_error_code(ErrorCode::CoordinatorNotAvailable.code())

@@ -68,6 +68,11 @@ fn commit(
     offset: i64,
     metadata: &str,
 ) -> Vec<i16> {
+    // Commits to partitions that do not exist are refused before the coordinator: the topic
+    // these tests commit to exists, with room for the largest commit.
+    if h.state.topics.get("t").is_none() {
+        super::create_topic(h, "t", 300);
+    }
     let req = OffsetCommitRequest::default()
         .with_group_id(GROUP.into())
         .with_generation_id_or_member_epoch(generation)
@@ -272,29 +277,26 @@ fn a_group_is_served_only_while_its_partition_is_loaded() {
     assert_eq!(committed(&h, 1), vec![7]);
 }
 
-/// A data directory of an earlier version holds every group in `__consumer_offsets-0`, outside
-/// the topic registry: it is registered as a one-partition topic, so every group still hashes to
-/// the partition that holds its offsets, whatever `offsets.topic.num.partitions` says.
+/// A data directory of an earlier version holds every group in `__consumer_offsets-0` and has
+/// no metadata log: the log is taken over as a one-partition topic, so every group still hashes
+/// to the partition that holds its offsets, whatever `offsets.topic.num.partitions` says.
 #[test]
 fn an_earlier_single_partition_group_log_is_taken_over() {
     let h = Harness::new(&[("offsets.topic.num.partitions", "1")]);
+    super::create_topic(&h, "t", 2);
     find_coordinator(&h);
     assert_eq!(commit(&h, -1, "", 2, 11, "m"), vec![0, 0]);
-    // What earlier versions left: the log, but no registered topic.
-    h.state
-        .topics
-        .update(|topics| {
-            topics.remove("__consumer_offsets");
-            Ok(())
-        })
-        .unwrap();
-    let h = h.restart(&[("offsets.topic.num.partitions", "50")]);
+    let dir = h.dir().to_path_buf();
+    let h = h.restart_with(&[("offsets.topic.num.partitions", "50")], || {
+        // What earlier versions left: the logs, but no metadata log.
+        std::fs::remove_dir_all(dir.join("__cluster_metadata-0")).unwrap();
+    });
     assert_eq!(h.state.groups.partition_count(), 1);
     let topic = h
         .state
         .topics
         .get("__consumer_offsets")
-        .expect("registered");
+        .expect("taken over");
     assert_eq!(topic.partitions, 1);
     assert_eq!(
         topic.configs.get("cleanup.policy").map(String::as_str),
@@ -303,4 +305,75 @@ fn an_earlier_single_partition_group_log_is_taken_over() {
     );
     find_coordinator(&h);
     assert_eq!(committed(&h, 2), vec![11, 11]);
+}
+
+/// Offsets for a topic or partition that does not exist are refused per partition with
+/// UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers, while the partitions that exist commit; a
+/// request with nothing that exists creates no group.
+#[test]
+fn commits_to_partitions_that_do_not_exist_are_refused_per_partition() {
+    let h = Harness::new(&[]);
+    super::create_topic(&h, "real", 2);
+    find_coordinator(&h);
+    let partition = |p: i32| {
+        OffsetCommitRequestPartition::default()
+            .with_partition_index(p)
+            .with_committed_offset(7)
+            .with_committed_leader_epoch(-1)
+    };
+    let req = |group: &str| {
+        OffsetCommitRequest::default()
+            .with_group_id(group.into())
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name("real".into())
+                    .with_partitions(vec![partition(0), partition(2), partition(1)]),
+                OffsetCommitRequestTopic::default()
+                    .with_name("missing".into())
+                    .with_partitions(vec![partition(0)]),
+            ])
+    };
+    let ResponseKind::OffsetCommit(r) = h.respond(8, RequestKind::OffsetCommit(req(GROUP))) else {
+        panic!("not an OffsetCommit response");
+    };
+    let mut answers: Vec<(String, i32, i16)> = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.clone(), p.partition_index, p.error_code))
+        })
+        .collect();
+    answers.sort();
+    let unknown = ErrorCode::UnknownTopicOrPartition.code();
+    assert_eq!(
+        answers,
+        vec![
+            ("missing".into(), 0, unknown),
+            ("real".into(), 0, 0),
+            ("real".into(), 1, 0),
+            ("real".into(), 2, unknown),
+        ]
+    );
+
+    let only_missing = OffsetCommitRequest::default()
+        .with_group_id("ghost".into())
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name("missing".into())
+            .with_partitions(vec![partition(0)])]);
+    let ResponseKind::OffsetCommit(r) = h.respond(8, RequestKind::OffsetCommit(only_missing))
+    else {
+        panic!("not an OffsetCommit response");
+    };
+    assert_eq!(r.topics[0].partitions[0].error_code, unknown);
+    let ResponseKind::ListGroups(l) = h.respond(
+        4,
+        RequestKind::ListGroups(kafka_protocol::messages::ListGroupsRequest::default()),
+    ) else {
+        panic!("not a ListGroups response");
+    };
+    assert!(l.groups.iter().all(|g| g.group_id != "ghost"), "{l:?}");
 }

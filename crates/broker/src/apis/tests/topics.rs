@@ -283,3 +283,81 @@ fn topic_configs_described_and_altered() {
     assert_eq!(c.value.as_deref(), Some("604800000"));
     assert_ne!(c.config_source, 1);
 }
+
+/// Topics live in the metadata log: a restart replays them with the same ids, partitions and
+/// configs.
+#[test]
+fn topics_survive_a_restart_through_the_metadata_log() {
+    let h = Harness::new(&[]);
+    let created = create(
+        &h,
+        topic("kept", 3).with_configs(vec![CreatableTopicConfig::default()
+            .with_name("retention.ms".into())
+            .with_value(Some("60000".into()))]),
+        false,
+    );
+    assert_eq!(created.error_code, 0);
+    let h = h.restart(&[]);
+    let info = h.state.topics.get("kept").expect("replayed");
+    assert_eq!(info.id, created.topic_id);
+    assert_eq!(info.partitions, 3);
+    assert_eq!(
+        info.configs.get("retention.ms").map(String::as_str),
+        Some("60000")
+    );
+    assert_eq!(metadata(&h, "kept"), (0, 3));
+}
+
+/// A data directory from before the metadata log (topics in `topics.metadata`, producer ids in
+/// `producer-ids.checkpoint`) is taken over at start-up: same topic ids, partitions and configs,
+/// producer ids above those handed out, and the old files renamed out of the way.
+#[test]
+fn a_data_directory_from_before_the_metadata_log_is_migrated() {
+    let h = Harness::new(&[]);
+    let dir = h.dir().to_path_buf();
+    let legacy_id = crate::metadata::random_uuid();
+    let h = h.restart_with(&[], || {
+        std::fs::remove_dir_all(dir.join("__cluster_metadata-0")).unwrap();
+        let registry = crate::metadata::TopicRegistry::load(&dir).unwrap();
+        registry
+            .update(|topics| {
+                topics.insert(
+                    "legacy".into(),
+                    crate::metadata::TopicInfo {
+                        name: "legacy".into(),
+                        id: legacy_id,
+                        partitions: 2,
+                        configs: [("cleanup.policy".to_string(), "compact".to_string())].into(),
+                    },
+                );
+                Ok(())
+            })
+            .unwrap();
+        std::fs::write(dir.join("producer-ids.checkpoint"), "5000").unwrap();
+    });
+    let info = h.state.topics.get("legacy").expect("migrated");
+    assert_eq!((info.id, info.partitions), (legacy_id, 2));
+    assert_eq!(
+        info.configs.get("cleanup.policy").map(String::as_str),
+        Some("compact")
+    );
+    assert!(dir.join("topics.metadata.migrated").is_file());
+    assert!(!dir.join("topics.metadata").exists());
+    assert!(!dir.join("producer-ids.checkpoint").exists());
+    let ResponseKind::InitProducerId(r) = h.respond(
+        4,
+        RequestKind::InitProducerId(
+            InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(-1)
+                .with_producer_epoch(-1),
+        ),
+    ) else {
+        panic!("not an InitProducerId response");
+    };
+    assert_eq!(r.error_code, 0);
+    assert!(r.producer_id >= 5000, "{}", r.producer_id);
+    // The migrated topic is served like any other.
+    assert_eq!(metadata(&h, "legacy"), (0, 2));
+}

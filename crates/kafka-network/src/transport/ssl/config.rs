@@ -376,9 +376,48 @@ fn common_from_properties(
 
 /// A built server-side TLS configuration, cheap to clone and shared by every connection of
 /// a listener.
+///
+/// Built by [`SslServerConfigBuilder::build`], its certificate can be replaced while it is in
+/// use ([`SslServerConfig::reload_keystore`]): rustls asks for the certificate at each
+/// handshake, so new connections see the new one and established ones keep theirs, which is
+/// how Kafka rotates a listener's key store without a restart.
 #[derive(Debug, Clone)]
 pub struct SslServerConfig {
     pub(super) inner: Arc<rustls::ServerConfig>,
+    /// The swappable certificate, when built from a key store here (not [`Self::from_rustls`]).
+    cert: Option<Arc<SwappableCert>>,
+}
+
+/// The certificate rustls hands out at each handshake, replaceable under a lock held only for
+/// an `Arc` clone.
+#[derive(Debug)]
+struct SwappableCert {
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl SwappableCert {
+    fn certified_key(
+        provider: &CryptoProvider,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Arc<rustls::sign::CertifiedKey>> {
+        rustls::sign::CertifiedKey::from_der(chain, key, provider)
+            .map(Arc::new)
+            .map_err(|e| Error::Config(format!("invalid key store: {e}")))
+    }
+}
+
+impl rustls::server::ResolvesServerCert for SwappableCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        // A poisoned lock still holds a complete `Arc`: the swap is one assignment.
+        Some(Arc::clone(
+            &self.current.read().unwrap_or_else(|e| e.into_inner()),
+        ))
+    }
 }
 
 impl SslServerConfig {
@@ -389,7 +428,31 @@ impl SslServerConfig {
 
     /// Wraps a rustls configuration built by hand.
     pub fn from_rustls(config: Arc<rustls::ServerConfig>) -> Self {
-        SslServerConfig { inner: config }
+        SslServerConfig {
+            inner: config,
+            cert: None,
+        }
+    }
+
+    /// Replaces the certificate and key with `builder`'s key store, for connections accepted
+    /// from now on; established connections keep the certificate they were handshaken with.
+    /// Only the key store is taken from `builder` (protocols, cipher suites and client
+    /// authentication stay as built). On error nothing changes.
+    pub fn reload_keystore(&self, builder: &SslServerConfigBuilder) -> Result<()> {
+        let cert = self.cert.as_ref().ok_or_else(|| {
+            Error::Config("this TLS configuration was not built from a key store".into())
+        })?;
+        let (chain, key) = builder.keystore()?.load()?;
+        let next = SwappableCert::certified_key(&cert.provider, chain, key)?;
+        *cert.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(())
+    }
+
+    /// The DER end-entity certificate served to new connections, if known here.
+    pub fn current_certificate(&self) -> Option<CertificateDer<'static>> {
+        let cert = self.cert.as_ref()?;
+        let current = cert.current.read().unwrap_or_else(|e| e.into_inner());
+        current.cert.first().cloned()
     }
 
     /// The rustls configuration.
@@ -526,16 +589,20 @@ impl SslServerConfigBuilder {
         })
     }
 
-    /// Loads the key and trust stores and builds the configuration.
-    pub fn build(&self) -> Result<SslServerConfig> {
-        let keystore = self.keystore.as_ref().ok_or_else(|| {
+    /// The key store, or the error naming the keys that give one.
+    fn keystore(&self) -> Result<&KeyStore> {
+        self.keystore.as_ref().ok_or_else(|| {
             Error::Config(
                 "a TLS listener needs a key store (ssl.keystore.location, or \
                  ssl.keystore.certificate.chain and ssl.keystore.key)"
                     .to_string(),
             )
-        })?;
-        let (chain, key) = keystore.load()?;
+        })
+    }
+
+    /// Loads the key and trust stores and builds the configuration.
+    pub fn build(&self) -> Result<SslServerConfig> {
+        let (chain, key) = self.keystore()?.load()?;
         let provider = provider(&self.cipher_suites)?;
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&rustls_versions(&self.protocols)?)
@@ -555,16 +622,19 @@ impl SslServerConfigBuilder {
                 let allow_unauthenticated = self.client_auth == ClientAuth::Requested;
                 builder.with_client_cert_verifier(client_cert_verifier(
                     roots,
-                    provider,
+                    provider.clone(),
                     allow_unauthenticated,
                 )?)
             }
         };
-        let config = builder
-            .with_single_cert(chain, key)
-            .map_err(|e| Error::Config(format!("invalid key store: {e}")))?;
+        let cert = Arc::new(SwappableCert {
+            current: std::sync::RwLock::new(SwappableCert::certified_key(&provider, chain, key)?),
+            provider,
+        });
+        let config = builder.with_cert_resolver(cert.clone());
         Ok(SslServerConfig {
             inner: Arc::new(config),
+            cert: Some(cert),
         })
     }
 }
