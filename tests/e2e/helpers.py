@@ -338,6 +338,14 @@ class RawConnection:
         (_name, [(_idx, error, hw, records)]) = topics[0]
         return error, hw, records or b""
 
+    def find_coordinator(self, group):
+        """FindCoordinator v1 for a group: (error_code, node_id, host, port)."""
+        r = self.request(10, 1, _str(group) + struct.pack(">b", 0))
+        r.take(">i")
+        error = r.take(">h")
+        r.string()
+        return error, r.take(">i"), r.string(), r.take(">i")
+
     def api_versions(self):
         """ApiVersions v0: the error code."""
         r = self.request(18, 0, b"")
