@@ -25,7 +25,9 @@ START_TIMEOUT = 30
 class Broker:
     """A broker process."""
 
-    def __init__(self, data_dir=None, overrides=None):
+    def __init__(self, data_dir=None, overrides=None, prefix=None):
+        # `prefix` runs the broker under another command (e.g. `ip netns exec NS`).
+        self.prefix = list(prefix or [])
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="e2e-broker-")
         self.overrides = dict(overrides or {})
@@ -40,7 +42,7 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def start(self):
-        args = [BROKER_BIN, "--data-dir", self.data_dir]
+        args = self.prefix + [BROKER_BIN, "--data-dir", self.data_dir]
         settings = {
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port or 0}",
             "prometheus.listener": "127.0.0.1:0",
