@@ -263,3 +263,52 @@ def test_kill_9_of_a_broker_then_of_the_controller(cluster):
                 break
             assert time.time() < deadline, (n, sorted(md.topics))
             time.sleep(0.2)
+
+
+def test_a_rolling_restart_under_load_gives_clients_only_retriable_errors(cluster):
+    """SIGTERM each node in turn (controlled shutdown: leaderships and the quorum's leadership
+    move before the process exits) and start it again, while an idempotent producer writes:
+    every record is delivered in the end, exactly once, and nothing fails for good."""
+    topic = f"rolling-{uuid.uuid4().hex[:6]}"
+    create(cluster, topic, 6)
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "enable.idempotence": True,
+                  "acks": "all", "delivery.timeout.ms": 120000, "linger.ms": 5})
+    failures, acked, stop = [], [], threading.Event()
+
+    def report(err, msg):
+        if err is None:
+            acked.append(msg.value())
+        else:
+            failures.append(str(err))
+
+    def load():
+        i = 0
+        while not stop.is_set():
+            p.produce(topic, key=str(i), value=f"r{i}".encode(), on_delivery=report)
+            p.poll(0)
+            i += 1
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=load)
+    writer.start()
+    try:
+        for n in cluster.brokers:
+            time.sleep(1)
+            began = time.time()
+            assert cluster.brokers[n].stop(timeout=60) == 0, f"node {n} did not stop cleanly"
+            assert time.time() - began < 45
+            cluster.brokers[n].start()
+            cluster.wait_for_brokers(3)
+        time.sleep(1)
+    finally:
+        stop.set()
+        writer.join(30)
+    assert p.flush(120) == 0
+    assert failures == [], failures[:5]
+    kp = KafkaConsumer(bootstrap_servers=cluster.bootstrap.split(","),
+                       auto_offset_reset="earliest", consumer_timeout_ms=10000)
+    kp.assign([TopicPartition(topic, q) for q in range(6)])
+    stored = [m.value for m in kp]
+    kp.close()
+    assert len(stored) == len(acked) == len(set(stored)), (len(stored), len(acked))
+    assert set(stored) == set(acked)

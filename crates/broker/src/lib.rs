@@ -175,6 +175,10 @@ impl Broker {
                 cluster::lifecycle::write_clean_shutdown_epoch(dir, epoch);
             }
         }
+        // Then the controller role: another voter takes it over before this one goes.
+        if !self.state.quorum.resign(Duration::from_secs(5)) {
+            tracing::warn!("the quorum's leadership did not move before stopping");
+        }
         if let Some(server) = self.server.take() {
             self.state.purgatory.shutdown();
             server.shutdown();

@@ -405,6 +405,44 @@ impl MetadataQuorum {
         }
     }
 
+    /// Hands the quorum's leadership to the most caught-up other voter before this node stops,
+    /// so metadata changes wait for a transfer instead of an election timeout; returns whether
+    /// another node leads within `timeout` (trivially when this node did not lead).
+    pub fn resign(&self, timeout: Duration) -> bool {
+        let me = self.shared.node_id;
+        if self.leader() != Some(me) {
+            return true;
+        }
+        let Some(status) = self.status() else {
+            return false;
+        };
+        let Some(target) = status
+            .voters
+            .iter()
+            .filter(|v| i64::try_from(v.id).ok() != Some(i64::from(me)))
+            .max_by_key(|v| v.match_index.unwrap_or(0))
+            .and_then(|v| i32::try_from(v.id).ok())
+        else {
+            // A quorum of one: nobody to hand over to.
+            return true;
+        };
+        tracing::info!(to = target, "handing the quorum's leadership over before stopping");
+        self.transfer_leader(target);
+        let deadline = std::time::Instant::now() + timeout;
+        let mut guard = self.shared.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
+        while self.leader() == Some(me) {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            guard = match self.shared.wake.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        true
+    }
+
     /// Stops the timer and the raft thread.
     pub fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::Release);
