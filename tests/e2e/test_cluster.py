@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from conftest import Broker, kcat
 from helpers import RawConnection, build_batch
+from test_client import console_consume, console_produce
 
 NOT_LEADER_OR_FOLLOWER = 6
 # Short sessions so the tests see fencing in seconds, not Kafka's 9.
@@ -163,6 +164,13 @@ def test_a_topic_spreads_over_three_nodes_and_every_client_reads_and_writes_it(c
     got = [m.value for m in kp]
     kp.close()
     assert len(got) == 1201
+
+    # Our own client (kafka-console) writes to and reads from every partition's leader too.
+    records = [(f"k{i}".encode(), f"own-{i}".encode(), []) for i in range(60)]
+    acks = console_produce(cluster.bootstrap, topic, records)
+    assert {leaders[a["partition"]] for a in acks} == {1, 2, 3}, acks[:3]
+    own = console_consume(cluster.bootstrap, topic, 1261, group=f"own-{uuid.uuid4().hex[:6]}")
+    assert len(own) == 1261
 
     # Each broker serves only what it leads.
     for p, leader in leaders.items():

@@ -90,7 +90,7 @@ const fn advertised<H: ApiHandler>() -> (ApiKey, VersionRange) {
 }
 
 /// The API table: every advertised handler, in API-key order, with its advertised range.
-const TABLE: [(ApiKey, VersionRange); 35] = [
+const TABLE: [(ApiKey, VersionRange); 36] = [
     advertised::<produce::Produce>(),
     advertised::<fetch::Fetch>(),
     advertised::<list_offsets::ListOffsets>(),
@@ -125,6 +125,7 @@ const TABLE: [(ApiKey, VersionRange); 35] = [
     advertised::<groups::delete_groups::DeleteGroups>(),
     advertised::<incremental_alter_configs::IncrementalAlterConfigs>(),
     advertised::<groups::offset_delete::OffsetDelete>(),
+    advertised::<controller::DescribeQuorum>(),
     advertised::<describe_cluster::DescribeCluster>(),
 ];
 
@@ -355,11 +356,10 @@ mod table_tests {
     use super::*;
 
     /// The APIs only a controller listener serves (the quorum's and the brokers' own).
-    const CONTROLLER_ONLY: [ApiKey; 6] = [
+    const CONTROLLER_ONLY: [ApiKey; 5] = [
         ApiKey::BrokerRegistration,
         ApiKey::BrokerHeartbeat,
         ApiKey::UnregisterBroker,
-        ApiKey::DescribeQuorum,
         ApiKey::AllocateProducerIds,
         ApiKey::RaftMessage,
     ];

@@ -252,3 +252,31 @@ fn apis_not_served_yet_answer_with_kafkas_error() {
     };
     assert_eq!(r.error_code, ErrorCode::SecurityDisabled.code());
 }
+
+/// DescribeQuorum: this node leads a quorum of one, and says so as Kafka's brokers do.
+#[test]
+fn describe_quorum_names_the_leader_and_the_voters() {
+    let h = Harness::new(&[]);
+    let ResponseKind::DescribeQuorum(r) = h.respond(
+        2,
+        RequestKind::DescribeQuorum(DescribeQuorumRequest::default()),
+    ) else {
+        panic!("not a DescribeQuorum response");
+    };
+    assert_eq!(r.error_code, 0);
+    let p = &r.topics[0].partitions[0];
+    assert_eq!(r.topics[0].topic_name, "__cluster_metadata");
+    assert_eq!(p.leader_id, 1);
+    assert!(p.leader_epoch >= 1);
+    assert!(
+        p.high_watermark > 0,
+        "the bootstrap and registration records committed"
+    );
+    assert_eq!(
+        p.current_voters
+            .iter()
+            .map(|v| v.replica_id)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+}

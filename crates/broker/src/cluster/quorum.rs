@@ -426,10 +426,17 @@ impl MetadataQuorum {
             // A quorum of one: nobody to hand over to.
             return true;
         };
-        tracing::info!(to = target, "handing the quorum's leadership over before stopping");
+        tracing::info!(
+            to = target,
+            "handing the quorum's leadership over before stopping"
+        );
         self.transfer_leader(target);
         let deadline = std::time::Instant::now() + timeout;
-        let mut guard = self.shared.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self
+            .shared
+            .wake_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while self.leader() == Some(me) {
             let now = std::time::Instant::now();
             if now >= deadline {
