@@ -51,10 +51,16 @@ pub(crate) fn migration_records(
             );
         }
     }
-    if let Some(next) = std::fs::read_to_string(dir.join(PRODUCER_IDS))
+    // Producer ids continue above the checkpoint, and above every id the logs hold producer
+    // state for: a missing or garbled checkpoint must not hand a live producer's id to a new
+    // one (it would be refused as out of order, or answered as a duplicate and never stored).
+    let checkpoint = std::fs::read(dir.join(PRODUCER_IDS))
         .ok()
+        .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.trim().parse::<i64>().ok())
-    {
+        .filter(|v| *v >= 0);
+    let next = checkpoint.unwrap_or(0).max(producer_ids_in_use(logs));
+    if next > 0 {
         records.push(
             ProducerIdsRecord::default()
                 .with_broker_id(node)
@@ -64,6 +70,15 @@ pub(crate) fn migration_records(
         );
     }
     Ok(records)
+}
+
+/// One more than the largest producer id any log holds state for.
+fn producer_ids_in_use(logs: &LogManager) -> i64 {
+    logs.all_logs()
+        .iter()
+        .filter_map(|(_, log)| log.producer_snapshot().keys().next_back().copied())
+        .max()
+        .map_or(0, |id| id.saturating_add(1))
 }
 
 fn push_topic(

@@ -280,3 +280,33 @@ fn invalid_acks_and_log_append_time() {
     let p = answer(&h, "acks", 1, super::batch(&[1]));
     assert_eq!((p.base_offset, p.log_append_time_ms), (0, -1));
 }
+
+/// Found by the crash torture with `--corrupt`: a garbled `producer-ids.checkpoint` in a data
+/// directory from before the metadata log restarted producer ids at 0, handing a live
+/// producer's id to a new one. Ids continue above every id the logs hold state for.
+#[test]
+fn producer_ids_continue_above_the_logs_whatever_the_old_checkpoint_says() {
+    let h = Harness::new(&[]);
+    super::create_topic(&h, "t", 1);
+    // Enough blocks that the id is well above 0.
+    let mut last = 0;
+    for _ in 0..3 {
+        last = new_producer(&h).0;
+    }
+    let r = h.respond(7, super::produce("t", 0, -1, idempotent(last, 0, 0, 2)));
+    let ResponseKind::Produce(r) = r else {
+        panic!("not a Produce response");
+    };
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    let dir = h.dir().to_path_buf();
+    let mut h = h;
+    for garbage in [&b""[..], b"\xff\x00garbage", b"-5", b"0"] {
+        h = h.restart_with(&[], || {
+            // An older data directory: no metadata log, a garbled checkpoint.
+            let _ = std::fs::remove_dir_all(dir.join("__cluster_metadata-0"));
+            std::fs::write(dir.join("producer-ids.checkpoint"), garbage).unwrap();
+        });
+        let (id, _) = new_producer(&h);
+        assert!(id > last, "{garbage:?}: {id} <= {last}");
+    }
+}
