@@ -38,6 +38,7 @@ struct Shared {
     controller: Mutex<QuorumController>,
     cache: Arc<MetadataCache>,
     publisher: OnceLock<Publisher>,
+    publishing: Mutex<()>,
     /// Records a first leader proposes with the bootstrap records: the cluster state of a
     /// single-node data directory written before the metadata log existed.
     migration: Mutex<Vec<MetadataRecord>>,
@@ -61,11 +62,13 @@ impl Shared {
         self.controller.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Publishes the controller's committed image (called with the controller locked, on the
-    /// raft thread, so images are published in commit order).
-    fn publish(&self, controller: &QuorumController) {
+    /// Publishes a committed image: to the cache, then to the publisher (which creates logs and
+    /// loads group partitions, slow work done without the controller's lock, so heartbeats and
+    /// other controller operations are never stuck behind it). The raft thread publishes in
+    /// commit order; the lock orders it with the publisher's first, full publication.
+    fn publish(&self, after: Arc<MetadataImage>) {
+        let _in_order = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
         let before = self.cache.image();
-        let after = Arc::new(controller.committed().clone());
         self.cache.set(Arc::clone(&after));
         if let Some(p) = self.publisher.get() {
             p(&before, &after);
@@ -143,11 +146,14 @@ impl StateMachine for Applier {
                 }
             }
         };
-        let mut controller = self.shared.controller();
-        if let Err(e) = controller.replay_committed(provenance, &records) {
-            tracing::error!(index, error = %e, "a committed metadata batch does not apply; skipped");
-        }
-        self.shared.publish(&controller);
+        let image = {
+            let mut controller = self.shared.controller();
+            if let Err(e) = controller.replay_committed(provenance, &records) {
+                tracing::error!(index, error = %e, "a committed metadata batch does not apply; skipped");
+            }
+            Arc::new(controller.committed().clone())
+        };
+        self.shared.publish(image);
     }
 
     fn snapshot(&mut self) -> Bytes {
@@ -180,7 +186,9 @@ impl StateMachine for Applier {
                 tracing::error!(index, error = %e, "a metadata snapshot does not load; keeping the current image")
             }
         }
-        self.shared.publish(&controller);
+        let image = Arc::new(controller.committed().clone());
+        drop(controller);
+        self.shared.publish(image);
     }
 
     fn on_leader_change(&mut self, state: LeaderState) {
@@ -273,6 +281,7 @@ impl MetadataQuorum {
             )),
             cache,
             publisher: OnceLock::new(),
+            publishing: Mutex::new(()),
             migration: Mutex::new(migration),
             handle: OnceLock::new(),
             leader: Mutex::new(None),
@@ -316,11 +325,16 @@ impl MetadataQuorum {
 
     /// Sets who hears of each published image, and tells it of the current one.
     pub(crate) fn set_publisher(&self, publisher: Publisher) {
-        let controller = self.shared.controller();
+        let _in_order = self
+            .shared
+            .publishing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if self.shared.publisher.set(publisher).is_ok() {
             if let Some(p) = self.shared.publisher.get() {
-                let empty = MetadataImage::new(controller.committed().cluster_id());
-                p(&empty, &self.shared.cache.image());
+                let current = self.shared.cache.image();
+                let empty = MetadataImage::new(current.cluster_id());
+                p(&empty, &current);
             }
         }
     }
