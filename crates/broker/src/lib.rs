@@ -85,7 +85,7 @@ impl Broker {
             None => None,
         };
         let state = Arc::new(BrokerState {
-            producers: ProducerIdManager::load(&first)?,
+            producers: ProducerIdManager::load_above(&first, producer_ids_in_use(&logs))?,
             purgatory: Arc::new(FetchPurgatory::default()),
             delayed_produce: Arc::new(ProducePurgatory::default()),
             fetch_sessions: Default::default(),
@@ -224,4 +224,14 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// One more than the largest producer id any log holds state for: InitProducerId must not hand
+/// those out again, whatever `producer-ids.checkpoint` says.
+fn producer_ids_in_use(logs: &LogManager) -> i64 {
+    logs.all_logs()
+        .iter()
+        .filter_map(|(_, log)| log.producer_snapshot().keys().next_back().copied())
+        .max()
+        .map_or(0, |id| id.saturating_add(1))
 }
