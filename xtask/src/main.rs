@@ -10,6 +10,9 @@
 //! - `dist`: build the tarball of the current version.
 //! - `bench`: run the criterion benches and the network load test, summarised in
 //!   `target/bench-summary.md`.
+//! - `torture [--cycles N] [--seed S] [--corrupt] [--release]`: the crash harness (SIGKILL
+//!   cycles under idempotent producers and a consumer group, optionally corrupting files), see
+//!   `docs/reliability.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +22,7 @@ mod codegen;
 #[cfg(feature = "docs")]
 mod docs;
 mod release;
+mod torture;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,7 +32,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "xtask",
-    about = "Workspace chores: ci, e2e, codegen, docs, release, dist, bench"
+    about = "Workspace chores: ci, e2e, codegen, docs, release, dist, bench, torture"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -78,6 +82,29 @@ enum Cmd {
     Dist,
     /// Run the criterion benches and the network load test; summary in target/bench-summary.md.
     Bench,
+    /// Kill the broker with SIGKILL under load, restart it, check that nothing acknowledged
+    /// was lost or duplicated; repeat.
+    Torture {
+        /// Kill-and-restart cycles.
+        #[arg(long, default_value_t = 100)]
+        cycles: u32,
+        /// Seed of every random choice (random and printed if not given).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also truncate segment tails, damage indexes and overwrite checkpoint files between
+        /// cycles.
+        #[arg(long)]
+        corrupt: bool,
+        /// Build and run the release broker (default: debug).
+        #[arg(long)]
+        release: bool,
+        /// Write the report as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Skip installing test prerequisites.
+        #[arg(long)]
+        no_install: bool,
+    },
 }
 
 fn workspace_root() -> PathBuf {
@@ -103,6 +130,24 @@ fn main() -> ExitCode {
         Cmd::Release { version } => release::release(&root, &version),
         Cmd::Dist => release::dist(&root).map(|_| ()),
         Cmd::Bench => bench::run(&root),
+        Cmd::Torture {
+            cycles,
+            seed,
+            corrupt,
+            release,
+            report,
+            no_install,
+        } => torture::run(
+            &root,
+            !no_install,
+            &torture::Options {
+                cycles,
+                seed,
+                corrupt,
+                release,
+                report,
+            },
+        ),
         Cmd::E2e { no_install } => (if no_install {
             Ok(())
         } else {
