@@ -83,7 +83,11 @@ mod tests {
             release: false,
             report: Some("r.json".into()),
         };
-        let args = driver_args(Path::new("/w"), Path::new("/w/target/debug/broker"), &options);
+        let args = driver_args(
+            Path::new("/w"),
+            Path::new("/w/target/debug/broker"),
+            &options,
+        );
         assert_eq!(
             args,
             [
@@ -105,6 +109,9 @@ mod tests {
             report: None,
             ..options
         };
-        assert_eq!(driver_args(Path::new("/w"), Path::new("b"), &plain).len(), 5);
+        assert_eq!(
+            driver_args(Path::new("/w"), Path::new("b"), &plain).len(),
+            5
+        );
     }
 }
