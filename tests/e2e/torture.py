@@ -423,7 +423,7 @@ def _damage(rng, data_dir, path, whole=False):
 # The driver
 
 
-def run(broker_bin, cycles, seed, corrupt_files=False, partitions=4, producers=3, rate=1000, min_run=0.5,
+def run(broker_bin, cycles, seed, corrupt_files=False, partitions=4, producers=3, rate=300, min_run=0.5,
         max_run=3.0, data_dir=None, log=print):
     conftest.BROKER_BIN = broker_bin
     rng = random.Random(seed)
@@ -579,7 +579,7 @@ def main(argv=None):
     ap.add_argument("--corrupt", action="store_true")
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--producers", type=int, default=3)
-    ap.add_argument("--rate", type=int, default=1000, help="records per second per producer, at most (0: unpaced)")
+    ap.add_argument("--rate", type=int, default=300, help="records per second per producer, at most (0: unpaced)")
     ap.add_argument("--min-run", type=float, default=0.5, help="shortest time between restart and kill (s)")
     ap.add_argument("--max-run", type=float, default=3.0, help="longest time between restart and kill (s)")
     ap.add_argument("--report", help="write the report as JSON here")
