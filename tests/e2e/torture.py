@@ -514,6 +514,12 @@ def run(broker_bin, cycles, seed, corrupt_files=False, partitions=4, producers=3
         if broker.stop() != 0:
             report["problems"].append("broker did not exit cleanly on SIGTERM")
         return report
+    except Exception as e:
+        # A broker that does not come back up (or a check that cannot run) is a finding too:
+        # reported with the data directory kept, like any other problem.
+        report["problems"].append(f"cycle {report['cycles'] + 1}: {type(e).__name__}: {e}")
+        report["problems"].append("broker output: " + "".join(broker.output[-3:]).strip())
+        return report
     finally:
         if load is not None:
             load.stop.set()
