@@ -20,13 +20,15 @@ const PYTHON_PACKAGES: &[&str] = &[
     "cramjam==2.14.0",
     "lz4==4.4.5",
     "zstandard==0.25.0",
+    // kafka-python's CRC-32C in C: the crash torture checks every batch on disk with it.
+    "crc32c==2.9.post0",
 ];
 
 fn step(root: &Path, name: &str, program: &str, args: &[&str]) -> Result<(), String> {
     step_env(root, name, program, args, &[])
 }
 
-fn step_env(
+pub(crate) fn step_env(
     root: &Path,
     name: &str,
     program: &str,
@@ -57,6 +59,16 @@ fn have(program: &str) -> bool {
 
 fn venv(root: &Path) -> PathBuf {
     root.join("target").join("e2e-venv")
+}
+
+/// The end-to-end virtualenv's Python.
+pub(crate) fn python(root: &Path) -> PathBuf {
+    venv(root).join("bin").join("python")
+}
+
+/// Cargo's target directory, as cargo says (`target/` if it cannot be asked).
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    crate::release::target_directory(root).unwrap_or_else(|_| root.join("target"))
 }
 
 /// Installs a Debian package with apt-get (through sudo unless root).
@@ -258,8 +270,8 @@ pub fn e2e(root: &Path) -> Result<(), String> {
         "cargo",
         &["build", "-p", "broker", "-p", "kafka-client"],
     )?;
-    let python = venv(root).join("bin").join("python");
-    let broker = root.join("target").join("debug").join("broker");
+    let python = python(root);
+    let broker = target_dir(root).join("debug").join("broker");
     step_env(
         root,
         "e2e",

@@ -317,7 +317,7 @@ fn build_broker(root: &Path, release: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err("building the broker failed".into());
     }
-    let target = crate::target_dir(root)?;
+    let target = crate::release::target_directory(root)?;
     Ok(target
         .join(if release { "release" } else { "debug" })
         .join("broker"))

@@ -13,6 +13,9 @@
 //! - `bench`: run the criterion benches and the network load test, summarised in
 //!   `target/bench-summary.md`.
 //! - `cluster up|down|status`: a local cluster of brokers on 127.0.0.1 (see `cluster`).
+//! - `torture [--cycles N] [--seed S] [--corrupt] [--release]`: the crash harness (SIGKILL
+//!   cycles under idempotent producers and a consumer group, optionally corrupting files), see
+//!   `docs/reliability.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +26,7 @@ mod codegen;
 #[cfg(feature = "docs")]
 mod docs;
 mod release;
+mod torture;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,7 +36,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "xtask",
-    about = "Workspace chores: ci, e2e, codegen, docs, release, dist, bench"
+    about = "Workspace chores: ci, e2e, codegen, docs, release, dist, bench, torture"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -91,6 +95,29 @@ enum Cmd {
     Dist,
     /// Run the criterion benches and the network load test; summary in target/bench-summary.md.
     Bench,
+    /// Kill the broker with SIGKILL under load, restart it, check that nothing acknowledged
+    /// was lost or duplicated; repeat.
+    Torture {
+        /// Kill-and-restart cycles.
+        #[arg(long, default_value_t = 100)]
+        cycles: u32,
+        /// Seed of every random choice (random and printed if not given).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also truncate segment tails, damage indexes and overwrite checkpoint files between
+        /// cycles.
+        #[arg(long)]
+        corrupt: bool,
+        /// Build and run the release broker (default: debug).
+        #[arg(long)]
+        release: bool,
+        /// Write the report as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Skip installing test prerequisites.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// A local cluster of brokers on 127.0.0.1, each its own controller-quorum member.
     Cluster {
         #[command(subcommand)]
@@ -128,23 +155,6 @@ enum ClusterCmd {
     Status,
 }
 
-/// Cargo's target directory for this workspace (honours `CARGO_TARGET_DIR` and config files).
-pub fn target_dir(root: &Path) -> Result<PathBuf, String> {
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(root)
-        .output()
-        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
-    if !out.status.success() {
-        return Err("cargo metadata failed".into());
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    v.get("target_directory")
-        .and_then(|t| t.as_str())
-        .map(PathBuf::from)
-        .ok_or_else(|| "cargo metadata names no target_directory".into())
-}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -161,7 +171,7 @@ fn run_cluster(
 ) -> Result<(), String> {
     let dir = match dir {
         Some(d) => d,
-        None => target_dir(root)?.join("cluster"),
+        None => release::target_directory(root)?.join("cluster"),
     };
     // `down` and `status` only read the folder; `up` makes (or reuses) the cluster's id.
     let layout = |nodes, cluster_id| cluster::Layout {
@@ -209,6 +219,24 @@ fn main() -> ExitCode {
             dir,
             base_port,
         } => run_cluster(&root, action, dir, base_port),
+        Cmd::Torture {
+            cycles,
+            seed,
+            corrupt,
+            release,
+            report,
+            no_install,
+        } => torture::run(
+            &root,
+            !no_install,
+            &torture::Options {
+                cycles,
+                seed,
+                corrupt,
+                release,
+                report,
+            },
+        ),
         Cmd::E2e { no_install } => (if no_install {
             Ok(())
         } else {

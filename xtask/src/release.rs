@@ -145,7 +145,7 @@ fn host_triple() -> Result<String, String> {
 
 /// Where cargo puts build outputs, as cargo itself says (`CARGO_TARGET_DIR`,
 /// `build.target-dir` in a config file, or `target/`).
-fn target_directory(root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn target_directory(root: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
         .args(["metadata", "--format-version", "1", "--no-deps"])
