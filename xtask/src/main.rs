@@ -155,7 +155,6 @@ enum ClusterCmd {
     Status,
 }
 
-
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

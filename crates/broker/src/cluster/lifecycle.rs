@@ -196,9 +196,15 @@ fn registration_request(r: &Registration, incarnation: Uuid, previous_epoch: i64
     )
 }
 
+/// The first wait before retrying a refused registration; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(5);
+const RETRY_MAX: Duration = Duration::from_millis(200);
+
 fn run(r: &Registration, channel: &ControllerChannel, cache: &MetadataCache, shared: &Shared) {
     let incarnation = crate::metadata::random_uuid();
     let request_timeout = Duration::from_secs(5);
+    // At start-up the quorum may not have elected its leader yet: retry soon, then back off.
+    let mut retry = RETRY_FIRST;
     while !shared.stop.load(Ordering::Acquire) {
         let epoch = shared
             .status
@@ -226,7 +232,9 @@ fn run(r: &Registration, channel: &ControllerChannel, cache: &MetadataCache, sha
                     }
                     other => {
                         tracing::debug!(answer = ?other.as_ref().map(|_| ()).map_err(|c| *c), "registration not accepted yet; retrying");
-                        Duration::from_millis(200)
+                        let wait = retry;
+                        retry = (retry * 2).min(RETRY_MAX);
+                        wait
                     }
                 }
             }
@@ -264,8 +272,17 @@ fn run(r: &Registration, channel: &ControllerChannel, cache: &MetadataCache, sha
                         }
                         drop(s);
                         shared.changed.notify_all();
+                        let fenced = shared
+                            .status
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .fenced;
                         if shared.want_shut_down.load(Ordering::Acquire) {
                             Duration::from_millis(100)
+                        } else if fenced {
+                            // Catching up to its registration: ask again soon rather than
+                            // serve nothing for a whole interval.
+                            Duration::from_millis(20).min(r.heartbeat_interval)
                         } else {
                             r.heartbeat_interval
                         }
