@@ -210,7 +210,6 @@ fn producer_id_block(state: &BrokerState) -> Result<(i64, i64), ErrorCode> {
                 .load(std::sync::atomic::Ordering::Acquire),
         );
     match state.controller.call(
-        kafka_protocol::ApiKey::AllocateProducerIds,
         kafka_protocol::messages::RequestKind::AllocateProducerIds(request),
         std::time::Duration::from_secs(10),
     )? {

@@ -167,6 +167,20 @@ fn unanswered(code: ErrorCode) -> (ErrorCode, String) {
     )
 }
 
+/// Runs `request` on the active controller and takes its answer apart with `pick` (the
+/// response of the request's own API).
+fn on_controller<T>(
+    state: &BrokerState,
+    request: kafka_protocol::messages::RequestKind,
+    pick: impl FnOnce(ResponseKind) -> Option<T>,
+) -> Result<T, (ErrorCode, String)> {
+    let answer = state
+        .controller
+        .call(request, CONTROLLER_TIMEOUT)
+        .map_err(unanswered)?;
+    pick(answer).ok_or_else(|| unanswered(ErrorCode::UnknownServerError))
+}
+
 /// Creates a topic on the active controller (configs already validated here) and returns it
 /// as this broker sees it once committed.
 fn create_on_controller(
@@ -195,17 +209,14 @@ fn create_on_controller(
                     })
                     .collect(),
             )]);
-    let answer = state
-        .controller
-        .call(
-            kafka_protocol::ApiKey::CreateTopics,
-            kafka_protocol::messages::RequestKind::CreateTopics(request),
-            CONTROLLER_TIMEOUT,
-        )
-        .map_err(unanswered)?;
-    let ResponseKind::CreateTopics(response) = answer else {
-        return Err(unanswered(ErrorCode::UnknownServerError));
-    };
+    let response = on_controller(
+        state,
+        kafka_protocol::messages::RequestKind::CreateTopics(request),
+        |r| match r {
+            ResponseKind::CreateTopics(r) => Some(r),
+            _ => None,
+        },
+    )?;
     let Some(result) = response.topics.into_iter().next() else {
         return Err(unanswered(ErrorCode::UnknownServerError));
     };
@@ -362,17 +373,14 @@ fn delete_topic(state: &BrokerState, info: &TopicInfo) -> Result<(), (ErrorCode,
     let request = DeleteTopicsRequest::default()
         .with_timeout_ms(CONTROLLER_TIMEOUT.as_millis() as i32)
         .with_topic_names(vec![info.name.clone()]);
-    let answer = state
-        .controller
-        .call(
-            kafka_protocol::ApiKey::DeleteTopics,
-            kafka_protocol::messages::RequestKind::DeleteTopics(request),
-            CONTROLLER_TIMEOUT,
-        )
-        .map_err(unanswered)?;
-    let ResponseKind::DeleteTopics(response) = answer else {
-        return Err(unanswered(ErrorCode::UnknownServerError));
-    };
+    let response = on_controller(
+        state,
+        kafka_protocol::messages::RequestKind::DeleteTopics(request),
+        |r| match r {
+            ResponseKind::DeleteTopics(r) => Some(r),
+            _ => None,
+        },
+    )?;
     if let Some(r) = response.responses.iter().find(|r| r.error_code != 0) {
         return Err((
             ErrorCode::from_code(r.error_code),
@@ -445,7 +453,6 @@ pub(super) fn create_partitions(
                 .with_timeout_ms(CONTROLLER_TIMEOUT.as_millis() as i32)
                 .with_topics(vec![t.clone()]);
             let outcome = state.controller.call(
-                kafka_protocol::ApiKey::CreatePartitions,
                 kafka_protocol::messages::RequestKind::CreatePartitions(one),
                 CONTROLLER_TIMEOUT,
             );
@@ -656,17 +663,14 @@ fn change_topic_configs(
                     })
                     .collect(),
             )]);
-    let answer = state
-        .controller
-        .call(
-            kafka_protocol::ApiKey::AlterConfigs,
-            kafka_protocol::messages::RequestKind::AlterConfigs(request),
-            CONTROLLER_TIMEOUT,
-        )
-        .map_err(unanswered)?;
-    let ResponseKind::AlterConfigs(response) = answer else {
-        return Err(unanswered(ErrorCode::UnknownServerError));
-    };
+    let response = on_controller(
+        state,
+        kafka_protocol::messages::RequestKind::AlterConfigs(request),
+        |r| match r {
+            ResponseKind::AlterConfigs(r) => Some(r),
+            _ => None,
+        },
+    )?;
     match response.responses.into_iter().next() {
         Some(r) if r.error_code != 0 => Err((
             ErrorCode::from_code(r.error_code),

@@ -143,7 +143,8 @@ impl ControllerChannel {
 
     /// Runs `request` on the active controller; `done` gets its response (or the error every
     /// item should carry) from whichever thread learns it.
-    pub(crate) fn send(&self, key: ApiKey, request: RequestKind, timeout: Duration, done: Done) {
+    pub(crate) fn send(&self, request: RequestKind, timeout: Duration, done: Done) {
+        let key = request.api_key();
         if self.quorum.leader() == Some(self.node_id) || !self.forwarding {
             return run_locally(&self.quorum, request, done);
         }
@@ -163,15 +164,9 @@ impl ControllerChannel {
     }
 
     /// [`ControllerChannel::send`], waiting for the answer.
-    pub(crate) fn call(
-        &self,
-        key: ApiKey,
-        request: RequestKind,
-        timeout: Duration,
-    ) -> Submitted<ResponseKind> {
+    pub(crate) fn call(&self, request: RequestKind, timeout: Duration) -> Submitted<ResponseKind> {
         let (tx, rx) = bounded(1);
         self.send(
-            key,
             request,
             timeout,
             Box::new(move |r| {

@@ -12,7 +12,7 @@ use kafka_protocol::messages::broker_registration_request::{Feature, Listener};
 use kafka_protocol::messages::{
     BrokerHeartbeatRequest, BrokerRegistrationRequest, RequestKind, ResponseKind,
 };
-use kafka_protocol::{ApiKey, ErrorCode, Uuid};
+use kafka_protocol::{ErrorCode, Uuid};
 
 use super::channel::ControllerChannel;
 use super::MetadataCache;
@@ -215,7 +215,6 @@ fn run(r: &Registration, channel: &ControllerChannel, cache: &MetadataCache, sha
             None => {
                 let previous = shared.last_epoch.load(Ordering::Acquire);
                 match channel.call(
-                    ApiKey::BrokerRegistration,
                     registration_request(r, incarnation, previous),
                     request_timeout,
                 ) {
@@ -246,7 +245,7 @@ fn run(r: &Registration, channel: &ControllerChannel, cache: &MetadataCache, sha
                         .with_current_metadata_offset(cache.image().provenance().offset)
                         .with_want_shut_down(shared.want_shut_down.load(Ordering::Acquire)),
                 );
-                match channel.call(ApiKey::BrokerHeartbeat, request, request_timeout) {
+                match channel.call(request, request_timeout) {
                     Ok(ResponseKind::BrokerHeartbeat(resp)) => {
                         let mut s = shared.status.lock().unwrap_or_else(|e| e.into_inner());
                         let code = ErrorCode::from_code(resp.error_code);

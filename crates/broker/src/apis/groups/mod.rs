@@ -411,7 +411,6 @@ fn ensure_offsets_topic(state: &BrokerState) {
                     .collect(),
             )]);
     match state.controller.call(
-        kafka_protocol::ApiKey::CreateTopics,
         kafka_protocol::messages::RequestKind::CreateTopics(request),
         Duration::from_secs(5),
     ) {
