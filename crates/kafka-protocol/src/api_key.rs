@@ -26,9 +26,11 @@ mod tests {
         for key in ApiKey::ALL {
             assert_eq!(ApiKey::from_id(key.id()), Some(key));
         }
-        // 35 client APIs and 4 controller/quorum APIs (BrokerRegistration, BrokerHeartbeat,
-        // UnregisterBroker, DescribeQuorum).
-        assert_eq!(ApiKey::ALL.len(), 39);
+        // 35 client APIs, 5 of Kafka's controller/quorum APIs (BrokerRegistration,
+        // BrokerHeartbeat, UnregisterBroker, DescribeQuorum, AllocateProducerIds) and this
+        // project's own RaftMessage.
+        assert_eq!(ApiKey::ALL.len(), 41);
+        assert_eq!(ApiKey::RaftMessage.id(), 10000);
         assert_eq!(ApiKey::from_id(-1), None);
         assert_eq!(ApiKey::from_id(1000), None);
         assert_eq!(ApiKey::Produce.id(), 0);
