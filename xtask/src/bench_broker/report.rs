@@ -1,0 +1,502 @@
+//! The results of `cargo xtask bench broker`: metrics per scenario and broker, and their rendering
+//! as `target/bench/broker.md` and `target/bench/broker.json`.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::machine::Limits;
+use super::parse::{LoadSummary, Percentiles};
+
+/// One measured number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// The JSON key.
+    pub key: String,
+    /// The row label in the Markdown table.
+    pub label: String,
+    pub value: f64,
+    pub unit: String,
+    pub lower_is_better: bool,
+    /// The value against this machine's limit: the ratio and what it is a ratio of.
+    pub vs_machine: Option<(f64, String)>,
+}
+
+impl Metric {
+    pub fn plain(key: &str, label: &str, value: f64, unit: &str) -> Metric {
+        Metric {
+            key: key.into(),
+            label: label.into(),
+            value,
+            unit: unit.into(),
+            lower_is_better: false,
+            vs_machine: None,
+        }
+    }
+
+    pub fn lower(mut self) -> Metric {
+        self.lower_is_better = true;
+        self
+    }
+
+    fn against(mut self, limit: f64, what: String) -> Metric {
+        if limit > 0.0 {
+            self.vs_machine = Some((self.value / limit, what));
+        }
+        self
+    }
+}
+
+/// One broker's result in one scenario.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `broker` or `peer`.
+    pub target: String,
+    pub result: Result<Vec<Metric>, String>,
+}
+
+#[derive(Debug)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub description: String,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// How the run was made, for the report's header.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub quick: bool,
+    pub peer: Option<String>,
+    pub memory_dir: String,
+    pub disk_dir: String,
+    pub command: String,
+}
+
+/// The throughput metrics of a load run: rates, the broker's CPU per GB against the produce
+/// floor, and its peak RSS.
+pub fn throughput(
+    s: &LoadSummary,
+    cpu_seconds: f64,
+    peak_rss_kib: u64,
+    limits: &Limits,
+) -> Vec<Metric> {
+    let seconds = s.elapsed_ms as f64 / 1000.0;
+    let gb = s.bytes as f64 / 1e9;
+    let floor = limits.produce_floor_cpu_s_per_gb();
+    vec![
+        Metric::plain(
+            "msgs_per_s",
+            "msgs/s",
+            s.messages as f64 / seconds.max(1e-9),
+            "",
+        ),
+        Metric::plain(
+            "mb_per_s",
+            "MB/s",
+            s.bytes as f64 / 1e6 / seconds.max(1e-9),
+            "MB/s",
+        ),
+        Metric::plain(
+            "cpu_s_per_gb",
+            "broker CPU-s per GB",
+            cpu_seconds / gb.max(1e-12),
+            "s/GB",
+        )
+        .lower()
+        .against(
+            floor,
+            format!("× the produce floor ({floor:.3}: 2 copies + 1 CRC)"),
+        ),
+        Metric::plain("cpu_seconds", "broker CPU-s", cpu_seconds, "s").lower(),
+        Metric::plain(
+            "peak_rss_mib",
+            "peak RSS (MiB)",
+            peak_rss_kib as f64 / 1024.0,
+            "MiB",
+        )
+        .lower(),
+        Metric::plain("messages", "messages", s.messages as f64, ""),
+        Metric::plain("seconds", "seconds", seconds, "s"),
+    ]
+}
+
+/// Sets the MB/s metric's comparison with a bandwidth of the machine.
+pub fn compare_mb_s(metrics: &mut [Metric], limit_mb_s: f64, what: &str) {
+    for m in metrics.iter_mut().filter(|m| m.key == "mb_per_s") {
+        *m = m
+            .clone()
+            .against(limit_mb_s, format!("of {what} ({limit_mb_s:.0} MB/s)"));
+    }
+}
+
+pub fn latency_metrics(p: &Percentiles) -> Vec<Metric> {
+    vec![
+        Metric::plain("latency_p50_us", "latency p50 (µs)", p.p50, "µs").lower(),
+        Metric::plain("latency_p99_us", "latency p99 (µs)", p.p99, "µs").lower(),
+        Metric::plain("latency_p999_us", "latency p99.9 (µs)", p.p999, "µs").lower(),
+        Metric::plain("latency_samples", "latency samples", p.count as f64, ""),
+    ]
+}
+
+/// A number with as many digits as are worth reading.
+pub fn number(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let a = v.abs();
+    if a >= 100.0 || a == 0.0 {
+        let rounded = v.round() as i64;
+        // Thousands separated by a thin space-free comma for readability of large rates.
+        let digits = rounded.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if rounded < 0 {
+            out.insert(0, '-');
+        }
+        out
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 0.01 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The few numbers of a result worth a progress line.
+pub fn one_line(metrics: &[Metric]) -> String {
+    metrics
+        .iter()
+        .filter(|m| {
+            !matches!(
+                m.key.as_str(),
+                "messages" | "seconds" | "cpu_seconds" | "latency_samples"
+            )
+        })
+        .map(|m| format!("{} {}", m.label, number(m.value)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn limits_rows(l: &Limits) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        (
+            "loopback TCP, one connection",
+            format!("{} MB/s", number(l.loopback_mb_s)),
+        ),
+        (
+            "disk data directory, sequential buffered write",
+            format!("{} MB/s", number(l.disk_buffered_write_mb_s)),
+        ),
+        (
+            "disk data directory, sequential write + fsync",
+            format!("{} MB/s", number(l.disk_durable_write_mb_s)),
+        ),
+    ];
+    if let Some(f) = &l.fsync {
+        rows.push((
+            "disk data directory, 4 KiB append + fdatasync",
+            format!(
+                "p50 {} µs, p99 {} µs ({} samples)",
+                number(f.p50),
+                number(f.p99),
+                f.count
+            ),
+        ));
+    }
+    if let Some(t) = l.tmpfs_write_mb_s {
+        rows.push(("tmpfs, sequential write", format!("{} MB/s", number(t))));
+    }
+    rows.push((
+        "memcpy (64 MiB buffers)",
+        format!("{} MB/s", number(l.memcpy_mb_s)),
+    ));
+    rows.push((
+        "CRC-32C (crc32c crate)",
+        format!("{} MB/s", number(l.crc32c_mb_s)),
+    ));
+    rows.push((
+        "produce floor: 2 copies + 1 CRC",
+        format!("{} CPU-s per GB", number(l.produce_floor_cpu_s_per_gb())),
+    ));
+    rows
+}
+
+pub fn markdown(ctx: &Context, limits: &Limits, reports: &[ScenarioReport]) -> String {
+    let mut out = String::from("# Broker benchmark\n\n");
+    let _ =
+        writeln!(
+        out,
+        "Written by `cargo xtask {}`{}. Load generator: `rdkafka_performance` (librdkafka 2.12.1, \
+         from the `rdkafka-sys` crate), `linger.ms=5` and `batch.size=1000000` unless said \
+         otherwise. Every scenario starts a fresh broker; CPU is the broker's utime+stime from \
+         `/proc` over the measured run (all processes of a peer), peak RSS its VmHWM. Memory log \
+         directory: {}; disk data directory: `{}`.\n",
+        ctx.command,
+        if ctx.quick { " (quick: small sizes, noisy)" } else { "" },
+        ctx.memory_dir,
+        ctx.disk_dir,
+    );
+    if let Some(peer) = &ctx.peer {
+        let _ = writeln!(out, "Peer: `{peer}`.\n");
+    }
+    out.push_str("## Machine limits (measured in this run)\n\n| limit | value |\n| --- | --- |\n");
+    for (k, v) in limits_rows(limits) {
+        let _ = writeln!(out, "| {k} | {v} |");
+    }
+    for r in reports {
+        let _ = writeln!(out, "\n## `{}`\n\n{}.\n", r.name, r.description);
+        for o in &r.outcomes {
+            if let Err(e) = &o.result {
+                let _ = writeln!(
+                    out,
+                    "- {}: **failed**: {}\n",
+                    o.target,
+                    e.replace('\n', " ")
+                );
+            }
+        }
+        let ours = r.outcomes.first().and_then(|o| o.result.as_ref().ok());
+        let peer = r.outcomes.get(1);
+        let Some(rows) = ours.or_else(|| peer.and_then(|p| p.result.as_ref().ok())) else {
+            continue;
+        };
+        let peer_metrics = peer.and_then(|p| p.result.as_ref().ok());
+        if peer.is_some() {
+            out.push_str("| metric | broker | peer | broker ÷ peer | broker vs the machine |\n");
+            out.push_str("| --- | ---: | ---: | ---: | --- |\n");
+        } else {
+            out.push_str("| metric | broker | broker vs the machine |\n| --- | ---: | --- |\n");
+        }
+        for m in rows {
+            let mine = ours.and_then(|v| v.iter().find(|x| x.key == m.key));
+            let theirs = peer_metrics.and_then(|v| v.iter().find(|x| x.key == m.key));
+            let cell = |x: Option<&Metric>| x.map_or("-".to_string(), |x| number(x.value));
+            let vs = mine
+                .and_then(|x| x.vs_machine.as_ref())
+                .map_or(String::new(), |(ratio, what)| {
+                    format!("{} {what}", number(*ratio))
+                });
+            if peer.is_some() {
+                let ratio = match (mine, theirs) {
+                    (Some(a), Some(b)) if b.value != 0.0 => number(a.value / b.value),
+                    _ => "-".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {ratio} | {vs} |",
+                    m.label,
+                    cell(mine),
+                    cell(theirs)
+                );
+            } else {
+                let _ = writeln!(out, "| {} | {} | {vs} |", m.label, cell(mine));
+            }
+        }
+    }
+    out
+}
+
+fn limits_json(l: &Limits) -> Value {
+    json!({
+        "loopback_mb_s": l.loopback_mb_s,
+        "disk_buffered_write_mb_s": l.disk_buffered_write_mb_s,
+        "disk_durable_write_mb_s": l.disk_durable_write_mb_s,
+        "fsync_us": l.fsync.map(|f| json!({"count": f.count, "p50": f.p50, "p99": f.p99, "p999": f.p999})),
+        "tmpfs_write_mb_s": l.tmpfs_write_mb_s,
+        "memcpy_mb_s": l.memcpy_mb_s,
+        "crc32c_mb_s": l.crc32c_mb_s,
+        "produce_floor_cpu_s_per_gb": l.produce_floor_cpu_s_per_gb(),
+    })
+}
+
+pub fn json(ctx: &Context, limits: &Limits, reports: &[ScenarioReport]) -> Value {
+    let scenarios: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let mut results = serde_json::Map::new();
+            for o in &r.outcomes {
+                let v = match &o.result {
+                    Ok(metrics) => {
+                        let mut m = serde_json::Map::new();
+                        for x in metrics {
+                            m.insert(x.key.clone(), json!(x.value));
+                            if let Some((ratio, _)) = &x.vs_machine {
+                                m.insert(format!("{}_vs_machine", x.key), json!(ratio));
+                            }
+                        }
+                        Value::Object(m)
+                    }
+                    Err(e) => json!({ "error": e }),
+                };
+                results.insert(o.target.clone(), v);
+            }
+            json!({ "name": r.name, "description": r.description, "results": results })
+        })
+        .collect();
+    json!({
+        "command": ctx.command,
+        "quick": ctx.quick,
+        "peer": ctx.peer,
+        "memory_dir": ctx.memory_dir,
+        "disk_dir": ctx.disk_dir,
+        "machine": limits_json(limits),
+        "scenarios": scenarios,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            loopback_mb_s: 4000.0,
+            disk_buffered_write_mb_s: 1500.0,
+            disk_durable_write_mb_s: 500.0,
+            fsync: Some(Percentiles {
+                count: 10,
+                p50: 800.0,
+                p99: 2000.0,
+                p999: 2500.0,
+            }),
+            tmpfs_write_mb_s: Some(3000.0),
+            memcpy_mb_s: 10_000.0,
+            crc32c_mb_s: 20_000.0,
+        }
+    }
+
+    fn summary() -> LoadSummary {
+        LoadSummary {
+            messages: 1_000_000,
+            bytes: 1_024_000_000,
+            elapsed_ms: 2000,
+            failed: 0,
+        }
+    }
+
+    fn ctx(peer: Option<&str>) -> Context {
+        Context {
+            quick: true,
+            peer: peer.map(String::from),
+            memory_dir: "tmpfs (/dev/shm)".into(),
+            disk_dir: "target/bench/data".into(),
+            command: "bench broker --quick".into(),
+        }
+    }
+
+    #[test]
+    fn throughput_metrics_and_their_fractions() {
+        let mut m = throughput(&summary(), 0.512, 51_200, &limits());
+        compare_mb_s(&mut m, 4000.0, "loopback TCP");
+        let get = |k: &str| m.iter().find(|x| x.key == k).unwrap();
+        assert_eq!(get("msgs_per_s").value, 500_000.0);
+        assert_eq!(get("mb_per_s").value, 512.0);
+        assert_eq!(get("mb_per_s").vs_machine.as_ref().unwrap().0, 0.128);
+        assert!((get("cpu_s_per_gb").value - 0.5).abs() < 1e-9);
+        assert!((get("cpu_s_per_gb").vs_machine.as_ref().unwrap().0 - 2.0).abs() < 1e-9);
+        assert_eq!(get("peak_rss_mib").value, 50.0);
+    }
+
+    #[test]
+    fn numbers_are_rounded_for_reading() {
+        assert_eq!(number(1_234_567.4), "1,234,567");
+        assert_eq!(number(-1234.0), "-1,234");
+        assert_eq!(number(512.0), "512");
+        assert_eq!(number(12.345), "12.3");
+        assert_eq!(number(0.256), "0.26");
+        assert_eq!(number(0.00123), "0.0012");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(f64::NAN), "-");
+    }
+
+    fn reports(with_peer: bool) -> Vec<ScenarioReport> {
+        let mut ours = throughput(&summary(), 0.512, 51_200, &limits());
+        compare_mb_s(&mut ours, 4000.0, "loopback TCP");
+        let mut outcomes = vec![Outcome {
+            target: "broker".into(),
+            result: Ok(ours),
+        }];
+        if with_peer {
+            let slower = LoadSummary {
+                elapsed_ms: 4000,
+                ..summary()
+            };
+            outcomes.push(Outcome {
+                target: "peer".into(),
+                result: Ok(throughput(&slower, 1.024, 102_400, &limits())),
+            });
+        }
+        vec![
+            ScenarioReport {
+                name: "produce-1k".into(),
+                description: "produce 1 KiB records".into(),
+                outcomes,
+            },
+            ScenarioReport {
+                name: "idle-10k".into(),
+                description: "idle connections".into(),
+                outcomes: vec![Outcome {
+                    target: "broker".into(),
+                    result: Err("the broker exited\nbadly".into()),
+                }],
+            },
+        ]
+    }
+
+    #[test]
+    fn markdown_alone() {
+        let md = markdown(&ctx(None), &limits(), &reports(false));
+        assert!(md.starts_with("# Broker benchmark\n"));
+        assert!(md.contains("`cargo xtask bench broker --quick` (quick"));
+        assert!(md.contains("| loopback TCP, one connection | 4,000 MB/s |"));
+        assert!(md.contains("| produce floor: 2 copies + 1 CRC | 0.25 CPU-s per GB |"));
+        assert!(md.contains("## `produce-1k`\n\nproduce 1 KiB records.\n"));
+        assert!(md.contains("| metric | broker | broker vs the machine |"));
+        assert!(
+            md.contains("| MB/s | 512 | 0.13 of loopback TCP (4000 MB/s) |"),
+            "{md}"
+        );
+        assert!(md.contains("| broker CPU-s per GB | 0.50 | 2.00 × the produce floor"));
+        assert!(md.contains("- broker: **failed**: the broker exited badly"));
+        assert!(!md.contains("Peer:"));
+    }
+
+    #[test]
+    fn markdown_side_by_side() {
+        let md = markdown(&ctx(Some("tansu broker")), &limits(), &reports(true));
+        assert!(md.contains("Peer: `tansu broker`."));
+        assert!(md.contains("| metric | broker | peer | broker ÷ peer | broker vs the machine |"));
+        assert!(
+            md.contains("| MB/s | 512 | 256 | 2.00 | 0.13 of loopback TCP"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| broker CPU-s per GB | 0.50 | 1.00 | 0.50 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn json_keeps_every_number_and_error() {
+        let v = json(&ctx(Some("peer-cmd")), &limits(), &reports(true));
+        assert_eq!(v["quick"], true);
+        assert_eq!(v["peer"], "peer-cmd");
+        assert_eq!(v["machine"]["loopback_mb_s"], 4000.0);
+        assert_eq!(v["machine"]["fsync_us"]["p99"], 2000.0);
+        let s = &v["scenarios"][0];
+        assert_eq!(s["name"], "produce-1k");
+        assert_eq!(s["results"]["broker"]["mb_per_s"], 512.0);
+        assert_eq!(s["results"]["broker"]["mb_per_s_vs_machine"], 0.128);
+        assert_eq!(s["results"]["peer"]["mb_per_s"], 256.0);
+        assert_eq!(
+            v["scenarios"][1]["results"]["broker"]["error"],
+            "the broker exited\nbadly"
+        );
+    }
+}
