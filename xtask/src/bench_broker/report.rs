@@ -129,13 +129,26 @@ pub fn compare_mb_s(metrics: &mut [Metric], limit_mb_s: f64, what: &str) {
     }
 }
 
-pub fn latency_metrics(p: &Percentiles) -> Vec<Metric> {
-    vec![
-        Metric::plain("latency_p50_us", "latency p50 (µs)", p.p50, "µs").lower(),
-        Metric::plain("latency_p99_us", "latency p99 (µs)", p.p99, "µs").lower(),
-        Metric::plain("latency_p999_us", "latency p99.9 (µs)", p.p999, "µs").lower(),
-        Metric::plain("latency_samples", "latency samples", p.count as f64, ""),
-    ]
+/// Latency percentiles; `suffix` tells runs apart (`_light`: at [`super::LIGHT_RATE`]).
+pub fn latency_metrics(p: &Percentiles, suffix: &str) -> Vec<Metric> {
+    let at = if suffix.is_empty() {
+        String::new()
+    } else {
+        format!(" at {} msgs/s", super::LIGHT_RATE)
+    };
+    [("p50", p.p50), ("p99", p.p99), ("p999", p.p999)]
+        .into_iter()
+        .map(|(q, v)| {
+            let label = format!("latency {}{at} (µs)", if q == "p999" { "p99.9" } else { q });
+            Metric::plain(&format!("latency_{q}_us{suffix}"), &label, v, "µs").lower()
+        })
+        .chain([Metric::plain(
+            &format!("latency_samples{suffix}"),
+            &format!("latency samples{at}"),
+            p.count as f64,
+            "",
+        )])
+        .collect()
 }
 
 /// A number with as many digits as are worth reading.
@@ -401,6 +414,38 @@ mod tests {
         assert!((get("cpu_s_per_gb").value - 0.5).abs() < 1e-9);
         assert!((get("cpu_s_per_gb").vs_machine.as_ref().unwrap().0 - 2.0).abs() < 1e-9);
         assert_eq!(get("peak_rss_mib").value, 50.0);
+    }
+
+    #[test]
+    fn latency_rows_of_both_loads() {
+        let p = Percentiles {
+            count: 5,
+            p50: 1.0,
+            p99: 2.0,
+            p999: 3.0,
+        };
+        let keys: Vec<String> = latency_metrics(&p, "_light")
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "latency_p50_us_light",
+                "latency_p99_us_light",
+                "latency_p999_us_light",
+                "latency_samples_light"
+            ]
+        );
+        let labels: Vec<String> = latency_metrics(&p, "")
+            .into_iter()
+            .map(|m| m.label)
+            .collect();
+        assert_eq!(labels[2], "latency p99.9 (µs)");
+        assert_eq!(
+            latency_metrics(&p, "_light")[1].label,
+            "latency p99 at 1000 msgs/s (µs)"
+        );
     }
 
     #[test]
