@@ -151,6 +151,112 @@ pub fn latency_metrics(p: &Percentiles, suffix: &str) -> Vec<Metric> {
         .collect()
 }
 
+/// One of the targets the performance issue (13) sets, checked against this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Goal {
+    pub what: &'static str,
+    /// What was measured, in the goal's terms; `None` when its scenarios did not run.
+    pub measured: Option<f64>,
+    pub target: String,
+    pub met: Option<bool>,
+}
+
+/// The value of `key` in `target`'s result of `scenario`.
+fn value(reports: &[ScenarioReport], scenario: &str, target: &str, key: &str) -> Option<f64> {
+    reports
+        .iter()
+        .find(|r| r.name == scenario)?
+        .outcomes
+        .iter()
+        .find(|o| o.target == target)?
+        .result
+        .as_ref()
+        .ok()?
+        .iter()
+        .find(|m| m.key == key)
+        .map(|m| m.value)
+}
+
+/// The issue's goals for the broker, each with what this run measured.
+pub fn goals(reports: &[ScenarioReport], limits: &Limits) -> Vec<Goal> {
+    let ours = |scenario: &str, key: &str| value(reports, scenario, "broker", key);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let at_most = |what, measured: Option<f64>, limit: f64, unit: &str| Goal {
+        what,
+        measured,
+        target: format!("≤ {}{unit}", number(limit)),
+        met: measured.map(|m| m <= limit),
+    };
+    let at_least = |what, measured: Option<f64>, limit: f64, unit: &str| Goal {
+        what,
+        measured,
+        target: format!("≥ {}{unit}", number(limit)),
+        met: measured.map(|m| m >= limit),
+    };
+    vec![
+        at_most(
+            "produce 1 KiB, acks=all, tmpfs: broker CPU-s per GB",
+            ours("produce-1k-acksall-p1-x1", "cpu_s_per_gb"),
+            0.3,
+            "",
+        ),
+        at_least(
+            "produce 1 KiB, acks=all, tmpfs: MB/s ÷ the peer's",
+            ratio(
+                ours("produce-1k-acksall-p1-x1", "mb_per_s"),
+                value(reports, "produce-1k-acksall-p1-x1", "peer", "mb_per_s"),
+            ),
+            1.5,
+            "×",
+        ),
+        at_most(
+            "produce 100 B, acks=1, tmpfs: broker CPU-s per GB",
+            ours("produce-100b-acks1-p1-x1", "cpu_s_per_gb"),
+            0.3,
+            "",
+        ),
+        at_most(
+            "consume 1 KiB from the page cache: broker CPU-s per GB",
+            ours("consume-1k", "cpu_s_per_gb"),
+            0.1,
+            "",
+        ),
+        at_least(
+            "sustained produce to disk: MB/s ÷ the disk's buffered write rate",
+            ours("sustained-disk", "mb_per_s").map(|m| m / limits.disk_buffered_write_mb_s),
+            0.8,
+            "",
+        ),
+        at_most(
+            "sustained produce to disk: CPU-s per GB ÷ the same produce on tmpfs",
+            ratio(
+                ours("sustained-disk", "cpu_s_per_gb"),
+                ours("produce-1k-acks1-p1-x1", "cpu_s_per_gb"),
+            ),
+            1.5,
+            "×",
+        ),
+        at_least(
+            "fsync before every acknowledgement, 8 producers: MB/s ÷ without",
+            ratio(
+                ours("flush-1k-acksall-p1-x8", "mb_per_s"),
+                ours("produce-1k-acksall-p1-x8-disk", "mb_per_s"),
+            ),
+            0.8,
+            "",
+        ),
+        at_most(
+            "produce latency p99 at 50 % of peak (µs)",
+            ours("latency-1k", "latency_p99_us"),
+            1000.0,
+            " µs",
+        ),
+    ]
+}
+
 /// A number with as many digits as are worth reading.
 pub fn number(v: f64) -> String {
     if !v.is_finite() {
@@ -262,6 +368,58 @@ pub fn markdown(ctx: &Context, limits: &Limits, reports: &[ScenarioReport]) -> S
     for (k, v) in limits_rows(limits) {
         let _ = writeln!(out, "| {k} | {v} |");
     }
+    out.push_str("\n## Summary\n\n");
+    let has_peer = ctx.peer.is_some();
+    if has_peer {
+        out.push_str("| scenario | msgs/s | MB/s | CPU-s per GB | peak RSS (MiB) | peer MB/s | peer CPU-s per GB |\n");
+        out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    } else {
+        out.push_str("| scenario | msgs/s | MB/s | CPU-s per GB | peak RSS (MiB) |\n");
+        out.push_str("| --- | ---: | ---: | ---: | ---: |\n");
+    }
+    for r in reports {
+        let cell = |target: &str, key: &str| {
+            value(reports, &r.name, target, key).map_or("-".to_string(), number)
+        };
+        if value(reports, &r.name, "broker", "mb_per_s").is_none()
+            && value(reports, &r.name, "peer", "mb_per_s").is_none()
+        {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            r.name,
+            cell("broker", "msgs_per_s"),
+            cell("broker", "mb_per_s"),
+            cell("broker", "cpu_s_per_gb"),
+            cell("broker", "peak_rss_mib"),
+        );
+        if has_peer {
+            let _ = write!(
+                out,
+                " {} | {} |",
+                cell("peer", "mb_per_s"),
+                cell("peer", "cpu_s_per_gb")
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("\n## Goals of issue 13\n\n| goal | measured | target | met |\n| --- | ---: | --- | --- |\n");
+    for g in goals(reports, limits) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            g.what,
+            g.measured.map_or("-".to_string(), number),
+            g.target,
+            match g.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "not measured",
+            }
+        );
+    }
     for r in reports {
         let _ = writeln!(out, "\n## `{}`\n\n{}.\n", r.name, r.description);
         for o in &r.outcomes {
@@ -359,6 +517,10 @@ pub fn json(ctx: &Context, limits: &Limits, reports: &[ScenarioReport]) -> Value
         "memory_dir": ctx.memory_dir,
         "disk_dir": ctx.disk_dir,
         "machine": limits_json(limits),
+        "goals": goals(reports, limits)
+            .into_iter()
+            .map(|g| json!({ "goal": g.what, "measured": g.measured, "target": g.target, "met": g.met }))
+            .collect::<Vec<_>>(),
         "scenarios": scenarios,
     })
 }
@@ -525,6 +687,39 @@ mod tests {
             md.contains("| broker CPU-s per GB | 0.50 | 1.00 | 0.50 |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn goals_are_checked_where_their_scenarios_ran() {
+        let mut reports = reports(true);
+        reports[0].name = "produce-1k-acksall-p1-x1".into();
+        let g = goals(&reports, &limits());
+        assert_eq!(g.len(), 8);
+        // 0.5 CPU-s per GB against a goal of 0.3.
+        assert_eq!((g[0].measured, g[0].met), (Some(0.5), Some(false)));
+        assert_eq!(g[0].target, "≤ 0.30");
+        assert_eq!(g[1].target, "≥ 1.50×");
+        // Twice the peer's throughput against 1.5.
+        assert_eq!((g[1].measured, g[1].met), (Some(2.0), Some(true)));
+        assert_eq!((g[3].measured, g[3].met), (None, None));
+        let md = markdown(&ctx(Some("p")), &limits(), &reports);
+        assert!(
+            md.contains(
+                "| produce 1 KiB, acks=all, tmpfs: broker CPU-s per GB | 0.50 | ≤ 0.30 | **no** |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| consume 1 KiB from the page cache: broker CPU-s per GB | - | ≤ 0.10 | not measured |"));
+        assert!(
+            md.contains(
+                "| `produce-1k-acksall-p1-x1` | 500,000 | 512 | 0.50 | 50.0 | 256 | 1.00 |"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("| `idle-10k` |"));
+        let v = json(&ctx(None), &limits(), &reports);
+        assert_eq!(v["goals"][1]["met"], true);
+        assert_eq!(v["goals"][3]["measured"], Value::Null);
     }
 
     #[test]
