@@ -136,7 +136,8 @@ impl Target {
                 ));
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
+                kill_group(child.id(), "KILL");
+                let _ = child.wait();
                 return Err(format!(
                     "the {} did not listen on {port} within 60 s; see {}",
                     self.name(),
@@ -227,24 +228,31 @@ impl Running {
 
     /// SIGTERM to the process group, SIGKILL after 20 s.
     pub fn stop(mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let pid = self.child.id();
+        kill_group(pid, "TERM");
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 // Whatever else the peer command left in its group goes too.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &group])
-                    .stderr(Stdio::null())
-                    .status();
+                kill_group(pid, "KILL");
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         eprintln!("    did not stop on SIGTERM within 20 s; killing");
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        kill_group(pid, "KILL");
         let _ = self.child.wait();
     }
+}
+
+/// Signals the process group led by `pid` (the broker was started as its leader).
+fn kill_group(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(format!("-{pid}"))
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// A port nothing listens on now (bound and released; a race with other programs is possible
