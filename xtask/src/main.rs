@@ -12,6 +12,9 @@
 //! - `dist`: build the tarball of the current version.
 //! - `bench`: run the criterion benches and the network load test, summarised in
 //!   `target/bench-summary.md`.
+//! - `bench broker [--quick] [--peer CMD] [--scenario NAME...]`: the release broker under
+//!   `rdkafka_performance` load, side by side with this machine's limits (and a peer broker);
+//!   `target/bench/broker.md` and `.json` (see `bench_broker`).
 //! - `cluster up|down|status`: a local cluster of brokers on 127.0.0.1 (see `cluster`).
 //! - `torture [--cycles N] [--seed S] [--corrupt] [--release]`: the crash harness (SIGKILL
 //!   cycles under idempotent producers and a consumer group, optionally corrupting files), see
@@ -20,6 +23,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench;
+mod bench_broker;
 mod ci;
 mod cluster;
 mod codegen;
@@ -94,7 +98,10 @@ enum Cmd {
     /// Build `dist/broker-<version>-<target>.tar.gz` of the current version.
     Dist,
     /// Run the criterion benches and the network load test; summary in target/bench-summary.md.
-    Bench,
+    Bench {
+        #[command(subcommand)]
+        what: Option<BenchCmd>,
+    },
     /// Kill the broker with SIGKILL under load, restart it, check that nothing acknowledged
     /// was lost or duplicated; repeat.
     Torture {
@@ -129,6 +136,13 @@ enum Cmd {
         #[arg(long, global = true, default_value_t = 19092)]
         base_port: u16,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCmd {
+    /// The release broker under rdkafka_performance load, with this machine's limits measured
+    /// in the same run (and a peer broker side by side); target/bench/broker.md and .json.
+    Broker(bench_broker::Options),
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,7 +226,10 @@ fn main() -> ExitCode {
         Cmd::Docs { .. } => Err("built without the `docs` feature".to_string()),
         Cmd::Release { version } => release::release(&root, &version),
         Cmd::Dist => release::dist(&root).map(|_| ()),
-        Cmd::Bench => bench::run(&root),
+        Cmd::Bench { what: None } => bench::run(&root),
+        Cmd::Bench {
+            what: Some(BenchCmd::Broker(options)),
+        } => bench_broker::run(&root, options),
         Cmd::Cluster {
             action,
             dir,
