@@ -129,7 +129,7 @@ enum Cmd {
     Cluster {
         #[command(subcommand)]
         action: ClusterCmd,
-        /// Where the nodes' configs, data and logs go (default: <target dir>/cluster).
+        /// Where the nodes' configs, data and logs go (default: `<target dir>/cluster`).
         #[arg(long, global = true)]
         dir: Option<PathBuf>,
         /// Client port of node 1; node N uses base+N-1, and base+100+N-1 for the quorum.

@@ -155,7 +155,7 @@ const CONTROLLER_TABLE: [(ApiKey, VersionRange); 13] = [
     advertised::<controller::RaftMessage>(),
 ];
 
-/// What a controller listener advertises (see [`CONTROLLER_TABLE`]).
+/// What a controller listener advertises (the controller's API table).
 pub fn controller_apis() -> &'static AdvertisedApis {
     static APIS: OnceLock<AdvertisedApis> = OnceLock::new();
     APIS.get_or_init(|| AdvertisedApis::new(CONTROLLER_TABLE))

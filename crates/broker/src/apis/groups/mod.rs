@@ -79,7 +79,7 @@ impl Wakeup {
     }
 }
 
-/// The group coordinator of this broker: one [`GroupShard`] per `__consumer_offsets`
+/// The group coordinator of this broker: one shard (`GroupShard`) per `__consumer_offsets`
 /// partition it leads, a group served by the shard of the partition its id hashes to (Kafka's
 /// `partitionFor`), every other group refused with NOT_COORDINATOR so that its client finds
 /// the right broker.
