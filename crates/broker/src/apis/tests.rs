@@ -118,7 +118,7 @@ fn produce_v0_to_v2_is_refused_per_partition() {
     create_topic(&h, "old", 1);
     for version in 0..=2 {
         let ResponseKind::Produce(r) = h.respond(version, produce("old", 0, 1, batch(&[1]))) else {
-            panic!("not a Produce response");
+            panic!("not a Produce response"); // invariant: cfg(test) only, no network or config input
         };
         let p = &r.responses[0].partition_responses[0];
         assert_eq!(p.error_code, ErrorCode::UnsupportedVersion.code());
@@ -130,7 +130,7 @@ fn produce_v0_to_v2_is_refused_per_partition() {
             topic: "old".into(),
             partition: 0,
         })
-        .unwrap();
+        .unwrap(); // invariant: cfg(test) only, no network or config input
     assert_eq!(log.log_end_offset(), 0, "nothing was written");
 }
 
@@ -143,7 +143,7 @@ fn produce_with_acks_0_answers_nothing_but_appends() {
         Captured::NoResponse
     );
     let ResponseKind::Produce(r) = h.respond(9, produce("fire", 0, 1, batch(&[3]))) else {
-        panic!("not a Produce response");
+        panic!("not a Produce response"); // invariant: cfg(test) only, no network or config input
     };
     assert_eq!(r.responses[0].partition_responses[0].base_offset, 2);
 }
@@ -172,11 +172,11 @@ fn a_long_poll_fetch_is_parked_then_completed_by_an_append() {
     assert_eq!(capture.try_take(), None, "parked: nothing to read yet");
     assert_eq!(h.state.purgatory.len(), 1);
     let ResponseKind::Produce(p) = h.respond(9, produce("poll", 0, 1, batch(&[1, 2, 3]))) else {
-        panic!("not a Produce response");
+        panic!("not a Produce response"); // invariant: cfg(test) only, no network or config input
     };
     assert_eq!(p.responses[0].partition_responses[0].error_code, 0);
     let Some(Captured::Response(ResponseKind::Fetch(f))) = capture.wait(WAIT) else {
-        panic!("the parked fetch was not answered");
+        panic!("the parked fetch was not answered"); // invariant: cfg(test) only, no network or config input
     };
     assert!(
         started.elapsed() < Duration::from_secs(6),
@@ -204,7 +204,7 @@ fn list_offsets_by_timestamp() {
                     .with_partition_index(0)
                     .with_timestamp(timestamp)])]);
         let ResponseKind::ListOffsets(r) = h.respond(7, RequestKind::ListOffsets(req)) else {
-            panic!("not a ListOffsets response");
+            panic!("not a ListOffsets response"); // invariant: cfg(test) only, no network or config input
         };
         let p = r.topics[0].partitions[0].clone();
         assert_eq!(p.error_code, 0, "{p:?}");
@@ -228,7 +228,7 @@ fn create_topics_then_metadata() {
         ]))
         .with_allow_auto_topic_creation(false);
     let ResponseKind::Metadata(r) = h.respond(12, RequestKind::Metadata(req)) else {
-        panic!("not a Metadata response");
+        panic!("not a Metadata response"); // invariant: cfg(test) only, no network or config input
     };
     let t = &r.topics[0];
     assert_eq!(t.error_code, 0);
@@ -242,13 +242,13 @@ fn apis_not_served_yet_answer_with_kafkas_error() {
     let h = Harness::new(&[]);
     let ResponseKind::EndTxn(r) = h.respond(3, RequestKind::EndTxn(EndTxnRequest::default()))
     else {
-        panic!("not an EndTxn response");
+        panic!("not an EndTxn response"); // invariant: cfg(test) only, no network or config input
     };
     assert_eq!(r.error_code, ErrorCode::CoordinatorNotAvailable.code());
     let ResponseKind::DescribeAcls(r) =
         h.respond(2, RequestKind::DescribeAcls(DescribeAclsRequest::default()))
     else {
-        panic!("not a DescribeAcls response");
+        panic!("not a DescribeAcls response"); // invariant: cfg(test) only, no network or config input
     };
     assert_eq!(r.error_code, ErrorCode::SecurityDisabled.code());
 }
@@ -261,7 +261,7 @@ fn describe_quorum_names_the_leader_and_the_voters() {
         2,
         RequestKind::DescribeQuorum(DescribeQuorumRequest::default()),
     ) else {
-        panic!("not a DescribeQuorum response");
+        panic!("not a DescribeQuorum response"); // invariant: cfg(test) only, no network or config input
     };
     assert_eq!(r.error_code, 0);
     let p = &r.topics[0].partitions[0];

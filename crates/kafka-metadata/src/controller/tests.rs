@@ -47,7 +47,7 @@ impl Harness {
             epochs: HashMap::new(),
             log: Vec::new(),
         };
-        let boot = h.controller.bootstrap_records().unwrap();
+        let boot = h.controller.bootstrap_records().unwrap(); // invariant: cfg(test) only, no network or config input
         h.commit(boot);
         h
     }
@@ -57,8 +57,8 @@ impl Harness {
         if records.is_empty() {
             return;
         }
-        let bytes = encode_batch(&records).unwrap();
-        let decoded = decode_batch(&bytes).unwrap();
+        let bytes = encode_batch(&records).unwrap(); // invariant: cfg(test) only, no network or config input
+        let decoded = decode_batch(&bytes).unwrap(); // invariant: cfg(test) only, no network or config input
         assert_eq!(decoded, records);
         self.offset += 1;
         self.controller
@@ -69,7 +69,7 @@ impl Harness {
                 },
                 &decoded,
             )
-            .unwrap();
+            .unwrap(); // invariant: cfg(test) only, no network or config input
         self.log.push(decoded);
     }
 
@@ -91,7 +91,7 @@ impl Harness {
                 .with_name("metadata.version".into())
                 .with_min_supported_version(1)
                 .with_max_supported_version(DEFAULT_METADATA_VERSION)]);
-        let r = self.controller.register_broker(self.now, &request).unwrap();
+        let r = self.controller.register_broker(self.now, &request).unwrap(); // invariant: cfg(test) only, no network or config input
         assert_eq!(r.response.error_code, 0, "{:?}", r.response);
         self.commit(r.records);
         self.epochs.insert(id, r.response.broker_epoch);
