@@ -42,5 +42,15 @@ mod tests {
         let h = (0xD83Di32).wrapping_mul(31).wrapping_add(0xDE00);
         assert_eq!(offsets_partition_for("\u{1F600}", 50), h.abs() % 50);
         assert_eq!(offsets_partition_for("anything", 1), 0);
+        // "hello".hashCode() == 99162322, "group".hashCode() == 98629247 in Java.
+        assert_eq!(offsets_partition_for("hello", 1_000_000_000), 99_162_322);
+        assert_eq!(offsets_partition_for("group", 50), 98_629_247 % 50);
+        assert_eq!(
+            offsets_partition_for("\u{1F600}", 1_000_000_000),
+            0xD83D * 31 + 0xDE00
+        );
+        for g in ["console-consumer-12345", "my-group", "", "ßü"] {
+            assert!((0..50).contains(&offsets_partition_for(g, 50)));
+        }
     }
 }

@@ -676,11 +676,6 @@ impl MetadataImage {
         self.next_producer_id
     }
 
-    /// The partition of `__consumer_offsets` holding `group` ([`coordinator_partition`]).
-    pub fn coordinator_partition(&self, group: &str, num_partitions: i32) -> i32 {
-        coordinator_partition(group, num_partitions)
-    }
-
     /// Partitions led by `broker`, as (topic id, partition).
     pub fn partitions_led_by(&self, broker: i32) -> impl Iterator<Item = (Uuid, i32)> + '_ {
         self.topics.values().flat_map(move |t| {
@@ -694,18 +689,6 @@ impl MetadataImage {
 
 /// PartitionChangeRecord's `Leader` when the leader did not change.
 pub const NO_LEADER_CHANGE: i32 = -2;
-
-/// The partition of `__consumer_offsets` (of `num_partitions`) that holds `group`: Kafka's
-/// `Utils.abs(groupId.hashCode()) % numPartitions`, with Java's `String.hashCode` over UTF-16
-/// code units and `Utils.abs` mapping `i32::MIN` to 0.
-pub fn coordinator_partition(group: &str, num_partitions: i32) -> i32 {
-    let mut h: i32 = 0;
-    for unit in group.encode_utf16() {
-        h = h.wrapping_mul(31).wrapping_add(i32::from(unit));
-    }
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % num_partitions.max(1)
-}
 
 #[cfg(test)]
 mod tests {
@@ -978,24 +961,5 @@ mod tests {
         );
         let empty = MetadataImage::new("c");
         assert!(empty.to_records().is_empty());
-    }
-
-    #[test]
-    fn coordinator_partition_matches_java() {
-        // "hello".hashCode() == 99162322, "group".hashCode() == 98629247 in Java.
-        assert_eq!(coordinator_partition("hello", 1_000_000_000), 99_162_322);
-        assert_eq!(coordinator_partition("group", 50), 98_629_247 % 50);
-        // Hashes to Integer.MIN_VALUE: Utils.abs gives 0.
-        assert_eq!(coordinator_partition("polygenelubricants", 50), 0);
-        // UTF-16 code units, not bytes or chars: U+1F600 is the pair D83D DE00.
-        assert_eq!(
-            coordinator_partition("\u{1F600}", 1_000_000_000),
-            0xD83D * 31 + 0xDE00
-        );
-        // A negative hash: "Aa".repeat(..) patterns wrap; Utils.abs keeps it non-negative.
-        for g in ["console-consumer-12345", "my-group", "", "ßü"] {
-            let p = coordinator_partition(g, 50);
-            assert!((0..50).contains(&p));
-        }
     }
 }

@@ -73,7 +73,7 @@ pub use controller::{
 };
 pub use error::{Error, Result};
 pub use image::{
-    coordinator_partition, BrokerRegistration, ConfigResource, ConfigResourceType, Endpoint,
-    MetadataImage, PartitionRegistration, Provenance, TopicImage,
+    BrokerRegistration, ConfigResource, ConfigResourceType, Endpoint, MetadataImage,
+    PartitionRegistration, Provenance, TopicImage,
 };
 pub use records::{decode_batch, encode_batch, MetadataRecord};
